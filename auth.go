@@ -1,0 +1,223 @@
+package main
+
+// auth.go: password hashes (argon2id and bcrypt, in the formats passlib
+// writes, so the original's users keep their passwords) and JWT access
+// tokens.
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// hashSlots bounds how many password hashes run at once: one argon2id hash
+// with the default parameters takes 64 MiB, so a burst of logins queues for
+// a slot instead of exhausting memory.
+var hashSlots = make(chan struct{}, runtime.NumCPU())
+
+func withHashSlot(f func()) {
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
+	f()
+}
+
+// bcryptInput is what bcrypt reads of a password: its first 72 bytes (the
+// algorithm ignores the rest; passlib truncates the same way).
+func bcryptInput(password string) []byte {
+	b := []byte(password)
+	return b[:min(len(b), 72)]
+}
+
+// hasher makes and checks password hashes with the configured scheme.
+type hasher struct {
+	scheme     string // "argon2" or "bcrypt"
+	memory     uint32 // argon2id memory in KiB
+	iterations uint32
+	threads    uint8
+	bcryptCost int
+	dummy      string // a hash to check unknown users against, so they take as long as known ones
+}
+
+func newHasher(cfg *Config) *hasher {
+	a := cfg.Auth.Argon2
+	h := &hasher{scheme: cfg.Auth.PwdContext.Schemes[0], memory: a.MemoryKiB, iterations: a.Iterations,
+		threads: a.Parallelism, bcryptCost: cfg.Auth.BcryptCost}
+	h.dummy, _ = h.Hash("dummy password, never valid")
+	return h
+}
+
+const argon2KeyLen, argon2SaltLen = 32, 16
+
+// b64 is the base64 of PHC strings as passlib writes them: standard alphabet, no padding.
+var b64 = base64.RawStdEncoding
+
+// Hash returns a new hash of password in the configured scheme:
+// "$argon2id$v=19$m=65536,t=3,p=4$<salt>$<key>" or "$2b$12$...".
+func (h *hasher) Hash(password string) (string, error) {
+	if h.scheme == "bcrypt" {
+		var b []byte
+		var err error
+		withHashSlot(func() { b, err = bcrypt.GenerateFromPassword(bcryptInput(password), h.bcryptCost) })
+		if err != nil {
+			return "", err
+		}
+		return "$2b$" + strings.TrimPrefix(string(b), "$2a$"), nil
+	}
+	salt := make([]byte, argon2SaltLen)
+	rand.Read(salt)
+	var key []byte
+	withHashSlot(func() { key = argon2.IDKey([]byte(password), salt, h.iterations, h.memory, h.threads, argon2KeyLen) })
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, h.memory, h.iterations, h.threads,
+		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// Verify tells whether password matches hash, and whether the hash should be
+// replaced because its scheme or parameters differ from the configured ones.
+// An empty hash (unknown user) is checked against a dummy hash, so the answer
+// takes the same time and is always false.
+func (h *hasher) Verify(hash, password string) (ok, outdated bool) {
+	if hash == "" {
+		h.verify(h.dummy, password)
+		return false, false
+	}
+	return h.verify(hash, password), h.outdated(hash)
+}
+
+func (h *hasher) verify(hash, password string) bool {
+	if strings.HasPrefix(hash, "$2") {
+		// x/crypto/bcrypt reads "$2a$"; "$2b$" (passlib's) is the same algorithm.
+		normalized := "$2a$" + strings.TrimPrefix(strings.TrimPrefix(hash, "$2b$"), "$2y$")
+		var err error
+		withHashSlot(func() { err = bcrypt.CompareHashAndPassword([]byte(normalized), bcryptInput(password)) })
+		return err == nil
+	}
+	p, ok := parseArgon2(hash)
+	if !ok {
+		return false
+	}
+	var key []byte
+	withHashSlot(func() {
+		key = argon2.IDKey([]byte(password), p.salt, p.iterations, p.memory, p.threads, uint32(len(p.key)))
+	})
+	return subtle.ConstantTimeCompare(key, p.key) == 1
+}
+
+func (h *hasher) outdated(hash string) bool {
+	if h.scheme == "bcrypt" {
+		cost, err := bcrypt.Cost([]byte("$2a$" + strings.TrimPrefix(hash, "$2b$")))
+		return err != nil || cost != h.bcryptCost
+	}
+	p, ok := parseArgon2(hash)
+	return !ok || p.memory != h.memory || p.iterations != h.iterations || p.threads != h.threads ||
+		len(p.key) != argon2KeyLen
+}
+
+type argon2Params struct {
+	memory, iterations uint32
+	threads            uint8
+	salt, key          []byte
+}
+
+// parseArgon2 reads "$argon2id$v=19$m=..,t=..,p=..$salt$key".
+func parseArgon2(hash string) (argon2Params, bool) {
+	var p argon2Params
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return p, false
+	}
+	var threads uint32
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.memory, &p.iterations, &threads); err != nil ||
+		threads < 1 || threads > 255 || p.iterations < 1 || p.memory < 8*threads || p.memory > 4<<20 {
+		return p, false
+	}
+	p.threads = uint8(threads)
+	var err1, err2 error
+	p.salt, err1 = b64.DecodeString(parts[4])
+	p.key, err2 = b64.DecodeString(parts[5])
+	return p, err1 == nil && err2 == nil && len(p.key) >= 16 && len(p.key) <= 64
+}
+
+// claims are what an access token says: the user (sub), the scopes granted,
+// when it was issued and when it expires, and pwd: a fingerprint of the
+// password hash in force when it was issued, so changing a password
+// invalidates every token issued before.
+type claims struct {
+	Scopes []string `json:"scopes"`
+	Pwd    string   `json:"pwd"`
+	jwt.RegisteredClaims
+}
+
+// tokens issues and checks access tokens.
+type tokens struct {
+	key      []byte
+	lifetime time.Duration
+	parser   *jwt.Parser
+}
+
+func newTokens(secret string, lifetime time.Duration) *tokens {
+	return &tokens{key: []byte(secret), lifetime: lifetime,
+		// HS256 only: "none", other HMAC sizes and RSA/EC are all refused.
+		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())}
+}
+
+// passwordFingerprint ties a token to a password hash without revealing it.
+func (t *tokens) passwordFingerprint(hashedPassword string) string {
+	m := hmac.New(sha256.New, t.key)
+	m.Write([]byte(hashedPassword))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
+}
+
+func (t *tokens) issue(u *User, scopes []string, now time.Time) (string, error) {
+	c := claims{Scopes: scopes, Pwd: t.passwordFingerprint(u.hashedPassword), RegisteredClaims: jwt.RegisteredClaims{
+		Subject:   u.Username,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(t.lifetime)),
+	}}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.key)
+}
+
+var (
+	errTokenInvalid = errors.New("could not validate credentials")
+	errTokenExpired = errors.New("token has expired")
+)
+
+// parse checks a token's signature, algorithm and claims.
+func (t *tokens) parse(raw string) (*claims, error) {
+	c := &claims{}
+	_, err := t.parser.ParseWithClaims(raw, c, func(*jwt.Token) (any, error) { return t.key, nil })
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return nil, errTokenExpired
+	case err != nil || c.Subject == "":
+		return nil, errTokenInvalid
+	}
+	return c, nil
+}
+
+// matches tells whether the token was issued under the user's current password.
+func (t *tokens) matches(c *claims, u *User) bool {
+	return hmac.Equal([]byte(c.Pwd), []byte(t.passwordFingerprint(u.hashedPassword)))
+}
+
+// grantedScopes keeps the requested scopes that the config declares.
+func grantedScopes(requested string, declared map[string]string) []string {
+	granted := []string{}
+	for _, s := range strings.Fields(requested) {
+		if _, ok := declared[s]; ok && !slices.Contains(granted, s) {
+			granted = append(granted, s)
+		}
+	}
+	return granted
+}

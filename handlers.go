@@ -1,0 +1,780 @@
+package main
+
+// handlers.go: the routes (SPEC §5), each handler under a comment naming
+// its route, and the few helpers they all use to read requests and write
+// answers. A handler reads like a recipe: read and validate the request,
+// call the store, write the answer.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+)
+
+// maxBodyBytes bounds every request body.
+const maxBodyBytes = 1 << 20
+
+// app is the server: its config, store, token issuer and routes.
+type app struct {
+	cfg    *Config
+	store  *Store
+	log    *slog.Logger
+	hasher *hasher
+	tokens *tokens
+	roles  map[string][]string
+	mux    *http.ServeMux
+}
+
+func newApp(cfg *Config, store *Store, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, store: store, log: log, hasher: newHasher(cfg),
+		tokens: newTokens(cfg.Auth.SecretKey, time.Duration(cfg.Auth.ExpireMinutes)*time.Minute),
+		roles:  routeRoles(cfg.RBAC), mux: http.NewServeMux()}
+	a.routes()
+	return a, nil
+}
+
+// routes registers every route. Paths are under the root path (/api/v1).
+func (a *app) routes() {
+	a.handle("POST /token", http.HandlerFunc(a.login))
+	a.handle("GET /me", a.guarded(guard{}, a.me))
+	a.handle("GET /status", a.guarded(guard{active: true}, a.status))
+	a.handle("GET /token/scope_example", a.guarded(guard{active: true, scope: "scope_example"}, a.scopeExample))
+
+	a.protect("POST /user/", a.createUser)
+	a.protect("GET /user/", a.listUsers)
+	a.protect("GET /user/{user_id}", a.getUser)
+	a.protect("GET /user/username/{username}", a.getUserBy(a.store.UserByUsername, "username"))
+	a.protect("GET /user/phone/{phone}", a.getUserBy(a.store.UserByPhone, "phone"))
+	a.protect("GET /user/email/{email}", a.getUserBy(a.store.UserByEmail, "email"))
+	a.protect("PUT /user/{user_id}", a.putUser)
+	a.protect("DELETE /user/{user_id}", a.deleteUser)
+	a.protect("PATCH /user/password", a.changeOwnPassword)
+	a.protect("PATCH /user/{user_id}/contacts", a.patchUser(func(in *input) func(*User) error {
+		c := readContacts(in)
+		return func(u *User) error {
+			u.FirstName, u.LastName, u.Phone, u.Email = c.FirstName, c.LastName, c.Phone, c.Email
+			return nil
+		}
+	}))
+	a.protect("PATCH /user/{user_id}/password", a.setUserPassword)
+	a.protect("PATCH /user/{user_id}/username", a.patchUser(func(in *input) func(*User) error {
+		name := readUsername(in)
+		return func(u *User) error { u.Username = name; return nil }
+	}))
+	a.protect("PATCH /user/{user_id}/role", a.patchUser(func(in *input) func(*User) error {
+		roles := in.roles("role")
+		return func(u *User) error { return setRoles(u, roles) }
+	}))
+	a.protect("PATCH /user/{user_id}/disabled", a.patchUser(func(in *input) func(*User) error {
+		disabled, _ := in.boolean("disabled", true)
+		return func(u *User) error { u.Disabled = disabled; return nil }
+	}))
+	a.protect("PATCH /user/{user_id}/login_denied", a.patchUser(func(in *input) func(*User) error {
+		denied, _ := in.boolean("login_denied", true)
+		return func(u *User) error { u.LoginDenied = denied; return nil }
+	}))
+
+	a.protect("POST /employee/", a.createEmployee)
+	a.protect("GET /employee/", a.listEmployees)
+	a.protect("GET /employee/{employee_id}", a.getEmployee)
+	a.protect("PUT /employee/{employee_id}", a.putEmployee)
+	a.protect("DELETE /employee/{employee_id}", a.deleteEmployee)
+
+	a.protect("POST /ticket/{employee_id}", a.createTicket)
+	a.protect("GET /ticket/", a.listTickets)
+	a.protect("GET /ticket/my/", a.listMyTickets)
+	a.protect("GET /ticket/{ticket_id}", a.getTicket)
+	a.protect("PUT /ticket/{ticket_id}", a.putTicket)
+	a.protect("DELETE /ticket/{ticket_id}", a.deleteTicket)
+}
+
+// handle registers route ("METHOD /path" under the root path). A route
+// ending in "/" is a collection: it answers both with and without the
+// slash, and nothing below it.
+func (a *app) handle(route string, h http.Handler) {
+	method, path, _ := strings.Cut(route, " ")
+	full := method + " " + a.cfg.RootPath + path
+	if strings.HasSuffix(path, "/") {
+		a.mux.Handle(full+"{$}", h)
+		full = strings.TrimSuffix(full, "/")
+	}
+	a.mux.Handle(full, h)
+}
+
+// ---- Authentication (SPEC §2) ----
+
+// POST /token: OAuth2 password grant, form-encoded.
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	var err error
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		err = r.ParseMultipartForm(maxBodyBytes)
+	} else {
+		err = r.ParseForm()
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		a.tooLarge(w, r)
+		return
+	}
+	var problems validationError
+	form := func(name string) string {
+		v := r.PostFormValue(name)
+		if v == "" && (name == "username" || name == "password") {
+			problems = append(problems, fieldError{Type: "missing", Loc: []any{"body", name}, Msg: "Field required"})
+		}
+		return v
+	}
+	username, password := form("username"), form("password")
+	if gt, given := r.PostForm["grant_type"]; given {
+		if p := checkText(gt[0], 0, 1<<30, patternGrantType); p != nil {
+			p.Loc = []any{"body", "grant_type"}
+			problems = append(problems, *p)
+		}
+	}
+	if len(problems) > 0 {
+		a.fail(w, r, problems)
+		return
+	}
+
+	u, err := a.store.UserByUsername(r.Context(), username)
+	if err != nil && !errors.Is(err, errUserNotFound) {
+		a.fail(w, r, err)
+		return
+	}
+	var hash string
+	if u != nil {
+		hash = u.hashedPassword
+	}
+	ok, outdated := a.hasher.Verify(hash, password) // an unknown user takes as long as a wrong password
+	if !ok {
+		a.fail(w, r, errIncorrectLogin)
+		return
+	}
+	if u.LoginDenied {
+		a.fail(w, r, errUserLoginDenied)
+		return
+	}
+	if outdated {
+		a.rehash(r, u, password)
+	}
+	token, err := a.tokens.issue(u, grantedScopes(r.PostFormValue("scope"), a.cfg.Auth.OAuth2Scheme.Scopes), time.Now())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	requestInfoOf(r).user = u.Username
+	writeJSON(w, http.StatusOK, map[string]string{"access_token": token, "token_type": "bearer"})
+}
+
+// rehash replaces a hash made with other parameters (or bcrypt, when argon2
+// is configured) now that the password is known. Failure only costs a log line.
+func (a *app) rehash(r *http.Request, u *User, password string) {
+	hash, err := a.hasher.Hash(password)
+	if err == nil {
+		err = a.store.RehashPassword(r.Context(), u.ID, u.hashedPassword, hash)
+	}
+	if err != nil {
+		a.log.Warn("could not upgrade a password hash", "user", u.Username, "request_id", requestInfoOf(r).id, "error", err)
+		return
+	}
+	u.hashedPassword = hash
+}
+
+// GET /me: the caller, even a disabled one.
+func (a *app) me(w http.ResponseWriter, r *http.Request, caller *User) {
+	writeJSON(w, http.StatusOK, caller)
+}
+
+// GET /status
+func (a *app) status(w http.ResponseWriter, r *http.Request, caller *User) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// GET /token/scope_example
+func (a *app) scopeExample(w http.ResponseWriter, r *http.Request, caller *User) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "Access allowed base on token 'scopes': ['scope_example']"})
+}
+
+// ---- Users ----
+
+// POST /user/
+func (a *app) createUser(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	in := readUser(q.body(), true)
+	if !q.valid() {
+		return
+	}
+	if _, bad := unknownRole(in.Role); bad {
+		a.fail(w, r, errUnknownRole)
+		return
+	}
+	hash, err := a.hasher.Hash(in.Password)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	in.User.hashedPassword = hash
+	u, err := a.store.CreateUser(r.Context(), &in.User)
+	a.reply(w, r, u, err)
+}
+
+// GET /user/?skip=&limit=
+func (a *app) listUsers(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	skip, limit := q.page()
+	if !q.valid() {
+		return
+	}
+	users, err := a.store.ListUsers(r.Context(), skip, limit)
+	a.reply(w, r, users, err)
+}
+
+// GET /user/{user_id}
+func (a *app) getUser(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	id := q.id("user_id")
+	if !q.valid() {
+		return
+	}
+	u, err := a.store.UserByID(r.Context(), id)
+	a.reply(w, r, u, err)
+}
+
+// GET /user/username/{username}, /user/phone/{phone}, /user/email/{email}:
+// the value is looked up as given; no match is a 404.
+func (a *app) getUserBy(find func(ctx context.Context, v string) (*User, error), name string) userHandler {
+	return func(w http.ResponseWriter, r *http.Request, caller *User) {
+		u, err := find(r.Context(), r.PathValue(name))
+		a.reply(w, r, u, err)
+	}
+}
+
+// PUT /user/{user_id}: every field but the password; disabled and
+// login_denied stay as they are when absent.
+func (a *app) putUser(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	id := q.id("user_id")
+	in := readUser(q.body(), false)
+	if !q.valid() {
+		return
+	}
+	u, err := a.store.UpdateUser(r.Context(), id, func(u *User) error {
+		u.Username, u.FirstName, u.LastName, u.Phone, u.Email = in.Username, in.FirstName, in.LastName, in.Phone, in.Email
+		if in.disabledGiven {
+			u.Disabled = in.Disabled
+		}
+		if in.loginDeniedGiven {
+			u.LoginDenied = in.LoginDenied
+		}
+		return setRoles(u, in.Role)
+	})
+	a.reply(w, r, u, err)
+}
+
+// setRoles gives u the roles, refusing a name that is not a role.
+func setRoles(u *User, roles []string) error {
+	if _, bad := unknownRole(roles); bad {
+		return errUnknownRole
+	}
+	u.Role = roles
+	return nil
+}
+
+// patchUser makes the handler of a PATCH /user/{user_id}/... route: read
+// reads the body and returns the change to make once the user is loaded.
+func (a *app) patchUser(read func(in *input) func(*User) error) userHandler {
+	return func(w http.ResponseWriter, r *http.Request, caller *User) {
+		q := a.parse(w, r)
+		id := q.id("user_id")
+		change := read(q.body())
+		if !q.valid() {
+			return
+		}
+		u, err := a.store.UpdateUser(r.Context(), id, change)
+		a.reply(w, r, u, err)
+	}
+}
+
+// DELETE /user/{user_id}
+func (a *app) deleteUser(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	id := q.id("user_id")
+	if !q.valid() {
+		return
+	}
+	err := a.store.DeleteUser(r.Context(), id)
+	a.reply(w, r, a.message("user_deleted_successfully"), err)
+}
+
+// PATCH /user/password: the caller's own password.
+func (a *app) changeOwnPassword(w http.ResponseWriter, r *http.Request, caller *User) {
+	a.changePassword(w, r, func(q *request) int64 { return caller.ID })
+}
+
+// PATCH /user/{user_id}/password
+func (a *app) setUserPassword(w http.ResponseWriter, r *http.Request, caller *User) {
+	a.changePassword(w, r, func(q *request) int64 { return q.id("user_id") })
+}
+
+func (a *app) changePassword(w http.ResponseWriter, r *http.Request, target func(*request) int64) {
+	q := a.parse(w, r)
+	id := target(q)
+	password := q.body().password("password")
+	if !q.valid() {
+		return
+	}
+	hash, err := a.hasher.Hash(password)
+	if err == nil {
+		err = a.store.SetPassword(r.Context(), id, hash)
+	}
+	a.reply(w, r, a.message("password_changed_successfully"), err)
+}
+
+// ---- Employees ----
+
+// POST /employee/
+func (a *app) createEmployee(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	e := readEmployee(q.body())
+	if !q.valid() {
+		return
+	}
+	created, err := a.store.CreateEmployee(r.Context(), &e)
+	a.reply(w, r, created, err)
+}
+
+// GET /employee/?skip=&limit=
+func (a *app) listEmployees(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	skip, limit := q.page()
+	if !q.valid() {
+		return
+	}
+	employees, err := a.store.ListEmployees(r.Context(), skip, limit)
+	a.reply(w, r, employees, err)
+}
+
+// GET /employee/{employee_id}
+func (a *app) getEmployee(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	id := q.id("employee_id")
+	if !q.valid() {
+		return
+	}
+	e, err := a.store.Employee(r.Context(), id)
+	a.reply(w, r, e, err)
+}
+
+// PUT /employee/{employee_id}
+func (a *app) putEmployee(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	id := q.id("employee_id")
+	e := readEmployee(q.body())
+	if !q.valid() {
+		return
+	}
+	updated, err := a.store.UpdateEmployee(r.Context(), id, &e)
+	a.reply(w, r, updated, err)
+}
+
+// DELETE /employee/{employee_id}
+func (a *app) deleteEmployee(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	id := q.id("employee_id")
+	if !q.valid() {
+		return
+	}
+	err := a.store.DeleteEmployee(r.Context(), id)
+	a.reply(w, r, a.message("employee_deleted_successfully"), err)
+}
+
+// ---- Tickets ----
+
+// POST /ticket/{employee_id}: a ticket about the employee, owned by the caller.
+func (a *app) createTicket(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	employeeID := q.id("employee_id")
+	t := readTicket(q.body())
+	if !q.valid() {
+		return
+	}
+	created, err := a.store.CreateTicket(r.Context(), employeeID, caller.ID, &t)
+	a.reply(w, r, created, err)
+}
+
+// GET /ticket/?skip=&limit=
+func (a *app) listTickets(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	skip, limit := q.page()
+	if !q.valid() {
+		return
+	}
+	tickets, err := a.store.ListTickets(r.Context(), skip, limit)
+	a.reply(w, r, tickets, err)
+}
+
+// GET /ticket/my/?skip=&limit=: the tickets the caller created.
+func (a *app) listMyTickets(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	skip, limit := q.page()
+	if !q.valid() {
+		return
+	}
+	tickets, err := a.store.ListTicketsOf(r.Context(), caller.ID, skip, limit)
+	a.reply(w, r, tickets, err)
+}
+
+// GET /ticket/{ticket_id}
+func (a *app) getTicket(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	id := q.id("ticket_id")
+	if !q.valid() {
+		return
+	}
+	t, err := a.store.Ticket(r.Context(), id)
+	a.reply(w, r, t, err)
+}
+
+// PUT /ticket/{ticket_id}
+func (a *app) putTicket(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	id := q.id("ticket_id")
+	t := readTicket(q.body())
+	if !q.valid() {
+		return
+	}
+	updated, err := a.store.UpdateTicket(r.Context(), id, &t)
+	a.reply(w, r, updated, err)
+}
+
+// DELETE /ticket/{ticket_id}
+func (a *app) deleteTicket(w http.ResponseWriter, r *http.Request, caller *User) {
+	q := a.parse(w, r)
+	id := q.id("ticket_id")
+	if !q.valid() {
+		return
+	}
+	err := a.store.DeleteTicket(r.Context(), id)
+	a.reply(w, r, a.message("ticket_deleted_successfully"), err)
+}
+
+// ---- Reading requests ----
+
+// request collects the problems of one request's path, query and body, so
+// a 422 names all of them at once.
+type request struct {
+	a        *app
+	w        http.ResponseWriter
+	r        *http.Request
+	problems validationError
+	in       *input
+	tooLarge bool
+}
+
+func (a *app) parse(w http.ResponseWriter, r *http.Request) *request {
+	return &request{a: a, w: w, r: r}
+}
+
+// id reads an integer path value.
+func (q *request) id(name string) int64 {
+	n, problem := parseInt("path", name, q.r.PathValue(name))
+	if problem != nil {
+		q.problems = append(q.problems, *problem)
+	}
+	return n
+}
+
+// page reads skip (≥ 0, default 0) and limit (≥ 0, default and ceiling
+// BODY_RESPONSE_ITEMS_LIMIT; a larger limit is capped silently).
+func (q *request) page() (skip, limit int64) {
+	read := func(name string, fallback int64) int64 {
+		v, given := q.r.URL.Query()[name]
+		if !given {
+			return fallback
+		}
+		n, problem := parseInt("query", name, v[0])
+		if problem == nil && n < 0 {
+			problem = &fieldError{Type: "greater_than_equal", Loc: []any{"query", name}, Input: v[0],
+				Msg: "Input should be greater than or equal to 0", Ctx: map[string]any{"ge": 0}}
+		}
+		if problem != nil {
+			q.problems = append(q.problems, *problem)
+		}
+		return n
+	}
+	ceiling := int64(q.a.cfg.ItemsLimit)
+	return read("skip", 0), min(read("limit", ceiling), ceiling)
+}
+
+// body reads the JSON body once (at most maxBodyBytes). When it is not a
+// JSON object, that is the body's only problem and its fields read as empty.
+func (q *request) body() *input {
+	if q.in != nil {
+		return q.in
+	}
+	q.in = &input{}
+	data, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, maxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		q.tooLarge, q.in.dead = true, true
+	case err != nil || len(strings.TrimSpace(string(data))) == 0:
+		q.problems = append(q.problems, fieldError{Type: "missing", Loc: []any{"body"}, Msg: "Field required"})
+		q.in.dead = true
+	default:
+		in, err := newInput(data)
+		if err != nil {
+			q.problems = append(q.problems, err.(validationError)...)
+			q.in.dead = true
+		} else {
+			q.in = in
+		}
+	}
+	return q.in
+}
+
+// valid answers 413 or 422 when the request had problems, and tells whether
+// the handler may go on.
+func (q *request) valid() bool {
+	if q.tooLarge {
+		q.a.tooLarge(q.w, q.r)
+		return false
+	}
+	if q.in != nil {
+		q.problems = append(q.problems, q.in.errs...)
+	}
+	if len(q.problems) > 0 {
+		q.a.fail(q.w, q.r, q.problems)
+		return false
+	}
+	return true
+}
+
+// ---- Writing answers ----
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"detail":"Internal Server Error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", fmt.Sprint(len(body)+1))
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}
+
+// reply writes v, or the failure err stands for.
+func (a *app) reply(w http.ResponseWriter, r *http.Request, v any, err error) {
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (a *app) message(name string) map[string]string {
+	return map[string]string{"message": a.cfg.Message[name]}
+}
+
+// fail answers an error: a validation problem list as 422, a named failure
+// with its status and detail from the config's raise_error table, anything
+// else as a 500 whose cause goes to the log, never to the client.
+func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var problems validationError
+	var f failure
+	switch {
+	case errors.As(err, &problems):
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"detail": problems})
+	case errors.As(err, &f):
+		e, ok := a.cfg.RaiseError[string(f)]
+		if !ok {
+			a.internalError(w, r, fmt.Errorf("raise_error has no entry %q", f))
+			return
+		}
+		if f == errNotAuthenticated || f == errCouldNotValidate || f == errTokenHasExpired {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+		}
+		writeJSON(w, e.StatusCode, map[string]string{"detail": e.Detail})
+	default:
+		a.internalError(w, r, err)
+	}
+}
+
+func (a *app) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	a.log.Error("internal error", "request_id", requestInfoOf(r).id, "method", r.Method, "path", r.URL.Path, "error", err)
+	writeJSON(w, http.StatusInternalServerError, map[string]string{"detail": "Internal Server Error"})
+}
+
+func (a *app) tooLarge(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Connection", "close")
+	writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"detail": "Request body too large"})
+}
+
+// ---- Around every request ----
+
+// requestInfo is what the access log line says about a request; handlers
+// fill in the user.
+type requestInfo struct {
+	id, user string
+}
+
+type requestInfoKey struct{}
+
+func requestInfoOf(r *http.Request) *requestInfo {
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		return info
+	}
+	return &requestInfo{}
+}
+
+// statusRecorder remembers the status a handler wrote, for the log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// ServeHTTP runs every request through, in order: request id, access log,
+// panic recovery, security headers, CORS, then the route (or a JSON 404/405).
+func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info := &requestInfo{id: r.Header.Get("X-Request-ID")}
+	if info.id == "" || len(info.id) > 128 {
+		b := make([]byte, 8)
+		rand.Read(b)
+		info.id = hex.EncodeToString(b)
+	}
+	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+	rec := &statusRecorder{ResponseWriter: w}
+	h := rec.Header()
+	h.Set("X-Request-ID", info.id)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			a.log.Error("panic", "request_id", info.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if rec.status == 0 {
+				writeJSON(rec, http.StatusInternalServerError, map[string]string{"detail": "Internal Server Error"})
+			}
+		}
+		a.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000, "user", info.user,
+			"request_id", info.id, "remote", r.RemoteAddr)
+	}()
+
+	if a.cors(rec, r) {
+		return
+	}
+	handler, pattern := a.mux.Handler(r)
+	if pattern == "" {
+		a.noRoute(rec, r, handler)
+		return
+	}
+	a.mux.ServeHTTP(rec, r)
+}
+
+// noRoute answers a path no route matches (404) or a method the path does
+// not have (405, with Allow) in JSON, where the mux would write plain text.
+func (a *app) noRoute(w http.ResponseWriter, r *http.Request, muxAnswer http.Handler) {
+	probe := &headerProbe{header: http.Header{}}
+	muxAnswer.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": "Method Not Allowed"})
+		return
+	}
+	if probe.status == http.StatusMovedPermanently || probe.status == http.StatusPermanentRedirect {
+		// The mux cleans paths like /api/v1//user; follow its redirect as it would.
+		w.Header().Set("Location", probe.header.Get("Location"))
+		w.WriteHeader(probe.status)
+		return
+	}
+	writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
+}
+
+// headerProbe is a ResponseWriter that keeps the status and headers and
+// drops the body.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(code int)        { p.status = code }
+
+// cors applies the config's cors section; it answers preflight requests
+// itself and reports that it did.
+func (a *app) cors(w http.ResponseWriter, r *http.Request) (answered bool) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	c := a.cfg.CORS
+	allowed := slices.Contains(c.AllowOrigins, origin) || slices.Contains(c.AllowOrigins, "*")
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	if !allowed {
+		if preflight {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "Disallowed CORS origin"})
+		}
+		return preflight
+	}
+	if slices.Contains(c.AllowOrigins, "*") && !c.AllowCredentials {
+		h.Set("Access-Control-Allow-Origin", "*")
+	} else {
+		h.Set("Access-Control-Allow-Origin", origin)
+	}
+	if c.AllowCredentials {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+	if !preflight {
+		return false
+	}
+	methods := strings.Join(c.AllowMethods, ", ")
+	if slices.Contains(c.AllowMethods, "*") {
+		methods = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+	}
+	headers := strings.Join(c.AllowHeaders, ", ")
+	if slices.Contains(c.AllowHeaders, "*") {
+		headers = r.Header.Get("Access-Control-Request-Headers")
+	}
+	h.Set("Access-Control-Allow-Methods", methods)
+	if headers != "" {
+		h.Set("Access-Control-Allow-Headers", headers)
+	}
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}

@@ -1,0 +1,443 @@
+// Command ticketapi is a REST API server for a small ticket system: users,
+// employees and tickets behind OAuth2 password login, JWT bearer tokens and
+// role-based access control. Read this file top to bottom: the command line,
+// the configuration, then serve: open the store, build the routes, start the
+// server, wait for a signal, shut down.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+//go:embed config.json
+var defaultConfigJSON []byte
+
+// publishedSecretKey is the SECRET_KEY of the original project's config
+// template. Everyone can read it, so a server signing tokens with it would
+// let anyone forge them: ticketapi refuses to start with it.
+const publishedSecretKey = "c785b10c875f96aed62f57ed79add66f2b7650039cf92caea24da0bbbed0b697"
+
+func main() {
+	if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "ticketapi:", err)
+		os.Exit(1)
+	}
+}
+
+// run is main without the exit, so tests can call it.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return cmdServe(args, stderr)
+	case "set-password":
+		return cmdSetPassword(args, stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "ticketapi", version)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q (commands: serve, set-password, version)", cmd)
+	}
+}
+
+// commonFlags are the flags every command that opens the database takes.
+type commonFlags struct {
+	fs         *flag.FlagSet
+	configPath string
+	db         string
+}
+
+func newFlags(name string, stderr io.Writer) *commonFlags {
+	f := &commonFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	f.fs.SetOutput(stderr)
+	f.fs.StringVar(&f.configPath, "config", "", "config file (default ./config.json when present, else built-in defaults)")
+	f.fs.StringVar(&f.db, "db", "", "database path (overrides the config)")
+	return f
+}
+
+// load reads the config the flags name and applies the -db override.
+func (f *commonFlags) load() (*Config, error) {
+	cfg, err := loadConfig(f.configPath)
+	if err != nil {
+		return nil, err
+	}
+	if f.db != "" {
+		cfg.DatabaseURL = f.db
+	}
+	return cfg, nil
+}
+
+func cmdServe(args []string, stderr io.Writer) error {
+	f := newFlags("serve", stderr)
+	addr := f.fs.String("addr", "", "listen address HOST:PORT (overrides the config)")
+	if err := f.fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := f.load()
+	if err != nil {
+		return err
+	}
+	if *addr != "" {
+		cfg.ListenAddr = *addr
+	}
+	logger := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	return serve(ctx, cfg, logger, nil)
+}
+
+// serve runs the server until ctx is done, then drains in-flight requests
+// and closes the database. ready, when not nil, receives the bound address.
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- string) error {
+	if err := cfg.resolveSecret(); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.databasePath(), logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := bootstrapAdmin(ctx, store, cfg, logger); err != nil {
+		return err
+	}
+	app, err := newApp(cfg, store, logger)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           app,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second, // logins may queue for a hashing slot
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("ticketapi listening", "addr", ln.Addr().String(), "db", cfg.databasePath(), "version", version)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	logger.Info("shutting down: draining in-flight requests", "timeout_seconds", cfg.ShutdownTimeoutSeconds)
+	drainCtx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeoutSeconds)*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(drainCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// bootstrapAdmin creates the user "admin" on an empty database, with the
+// password from TICKETAPI_ADMIN_PASSWORD or a random one printed once.
+func bootstrapAdmin(ctx context.Context, store *Store, cfg *Config, logger *slog.Logger) error {
+	n, err := store.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	password, generated := os.Getenv("TICKETAPI_ADMIN_PASSWORD"), false
+	if password == "" {
+		password, generated = randomPassword(), true
+	} else if problem := checkNewPassword(password); problem != "" {
+		return fmt.Errorf("TICKETAPI_ADMIN_PASSWORD: %s", problem)
+	}
+	hash, err := newHasher(cfg).Hash(password)
+	if err != nil {
+		return err
+	}
+	admin := User{Username: "admin", FirstName: "Admin", LastName: "Admin", Phone: "+0000000000",
+		Email: "admin@example.com", Role: []string{"admin"}, hashedPassword: hash}
+	if _, err := store.CreateUser(ctx, &admin); err != nil {
+		return fmt.Errorf("create first admin: %w", err)
+	}
+	if generated {
+		logger.Warn("created the first user \"admin\" with a generated password; it is shown only this once, change it after logging in",
+			"password", password)
+	} else {
+		logger.Info("created the first user \"admin\" with the password from TICKETAPI_ADMIN_PASSWORD")
+	}
+	return nil
+}
+
+// randomPassword meets the password rules: 20 random hex letters and digits
+// plus fixed classes so an upper-case letter and a special are always in it.
+func randomPassword() string {
+	b := make([]byte, 10)
+	rand.Read(b)
+	return "Tk!" + hex.EncodeToString(b) + "9a"
+}
+
+// checkNewPassword applies the password rules of SPEC §4 to a password that
+// does not come from a JSON body (environment, stdin).
+func checkNewPassword(p string) string {
+	if problem := checkText(p, 8, 64, ""); problem != nil {
+		return problem.Msg
+	}
+	return passwordProblem(p)
+}
+
+func cmdSetPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	f := newFlags("set-password", stderr)
+	if err := f.fs.Parse(args); err != nil {
+		return err
+	}
+	if f.fs.NArg() != 1 {
+		return errors.New("usage: ticketapi set-password [-config FILE] [-db PATH] USERNAME (new password on stdin)")
+	}
+	username := f.fs.Arg(0)
+	cfg, err := f.load()
+	if err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return errors.New("read the new password from stdin: nothing was given")
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if problem := checkNewPassword(password); problem != "" {
+		return fmt.Errorf("password refused: %s", problem)
+	}
+	ctx := context.Background()
+	store, err := openStore(ctx, cfg.databasePath(), newLogger(cfg, stderr))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	u, err := store.UserByUsername(ctx, username)
+	if err != nil {
+		return fmt.Errorf("user %q: %w", username, err)
+	}
+	hash, err := newHasher(cfg).Hash(password)
+	if err != nil {
+		return err
+	}
+	if err := store.SetPassword(ctx, u.ID, hash); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "password of %q changed; tokens issued before now no longer work\n", username)
+	return nil
+}
+
+// Config is config.json: the original project's keys keep their names (the
+// upper-case ones among them), new features add snake_case keys.
+type Config struct {
+	ListenAddr             string              `json:"listen_addr"`
+	DatabaseURL            string              `json:"database_url"`
+	SQLiteDBPath           string              `json:"sqlite_db_path"`
+	RootPath               string              `json:"root_path"`
+	ItemsLimit             int                 `json:"BODY_RESPONSE_ITEMS_LIMIT"`
+	Auth                   AuthConfig          `json:"auth"`
+	CORS                   CORSConfig          `json:"cors"`
+	RBAC                   map[string][]string `json:"rbac"`
+	LogFormat              string              `json:"log_format"`
+	ShutdownTimeoutSeconds int                 `json:"shutdown_timeout_seconds"`
+	RaiseError             map[string]APIError `json:"raise_error"`
+	Message                map[string]string   `json:"message"`
+	APIDocs                json.RawMessage     `json:"api_docs"`
+}
+
+type AuthConfig struct {
+	SecretKey     string `json:"SECRET_KEY"`
+	SecretKeyFile string `json:"SECRET_KEY_FILE"`
+	Algorithm     string `json:"ALGORITHM"`
+	ExpireMinutes int    `json:"ACCESS_TOKEN_EXPIRE_MINUTES"`
+	PwdContext    struct {
+		Schemes []string `json:"schemes"`
+	} `json:"PWD_CONTEXT"`
+	Argon2 struct {
+		MemoryKiB   uint32 `json:"memory_kib"`
+		Iterations  uint32 `json:"iterations"`
+		Parallelism uint8  `json:"parallelism"`
+	} `json:"ARGON2"`
+	BcryptCost   int `json:"BCRYPT_COST"`
+	OAuth2Scheme struct {
+		TokenURL string            `json:"tokenUrl"`
+		Scopes   map[string]string `json:"scopes"`
+	} `json:"OAUTH2_SCHEME"`
+}
+
+type CORSConfig struct {
+	AllowOrigins     []string `json:"allow_origins"`
+	AllowCredentials bool     `json:"allow_credentials"`
+	AllowMethods     []string `json:"allow_methods"`
+	AllowHeaders     []string `json:"allow_headers"`
+}
+
+// APIError is one entry of raise_error: the status and message of a failure.
+type APIError struct {
+	StatusCode int    `json:"status_code"`
+	Detail     string `json:"detail"`
+}
+
+// loadConfig reads the built-in defaults, then the file over them: keys the
+// file leaves out keep their defaults, so an old config still loads.
+func loadConfig(path string) (*Config, error) {
+	cfg := &Config{}
+	if err := json.Unmarshal(defaultConfigJSON, cfg); err != nil {
+		return nil, fmt.Errorf("built-in config: %w", err)
+	}
+	if path == "" {
+		if _, err := os.Stat("config.json"); err == nil {
+			path = "config.json"
+		}
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		if err := json.Unmarshal(data, cfg); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+
+	}
+	return cfg, cfg.check()
+}
+
+// check refuses a config the server could not honour, naming the key.
+func (c *Config) check() error {
+	switch {
+	case c.Auth.Algorithm != "HS256":
+		return fmt.Errorf("config auth.ALGORITHM: only HS256 is supported, not %q", c.Auth.Algorithm)
+	case c.Auth.ExpireMinutes <= 0:
+		return errors.New("config auth.ACCESS_TOKEN_EXPIRE_MINUTES must be a positive number of minutes")
+	case len(c.Auth.PwdContext.Schemes) == 0:
+		return errors.New("config auth.PWD_CONTEXT.schemes must name argon2 or bcrypt")
+	case c.Auth.PwdContext.Schemes[0] != "argon2" && c.Auth.PwdContext.Schemes[0] != "bcrypt":
+		return fmt.Errorf("config auth.PWD_CONTEXT.schemes: %q is not supported (argon2 or bcrypt)", c.Auth.PwdContext.Schemes[0])
+	case c.Auth.Argon2.MemoryKiB < 8 || c.Auth.Argon2.Iterations < 1 || c.Auth.Argon2.Parallelism < 1:
+		return errors.New("config auth.ARGON2: memory_kib ≥ 8, iterations ≥ 1 and parallelism ≥ 1 are needed")
+	case c.Auth.BcryptCost < 4 || c.Auth.BcryptCost > 31:
+		return errors.New("config auth.BCRYPT_COST must be between 4 and 31")
+	case !strings.HasPrefix(c.RootPath, "/") || strings.HasSuffix(c.RootPath, "/"):
+		return fmt.Errorf("config root_path %q must start with / and not end with it", c.RootPath)
+	case c.ItemsLimit < 1:
+		return errors.New("config BODY_RESPONSE_ITEMS_LIMIT must be at least 1")
+	case c.ShutdownTimeoutSeconds < 1:
+		return errors.New("config shutdown_timeout_seconds must be at least 1")
+	case c.LogFormat != "text" && c.LogFormat != "json":
+		return fmt.Errorf("config log_format %q: text or json", c.LogFormat)
+	}
+	for name, e := range c.RaiseError {
+		if e.StatusCode < 400 || e.StatusCode > 599 || e.Detail == "" {
+			return fmt.Errorf("config raise_error.%s needs a status_code from 400 to 599 and a detail", name)
+		}
+	}
+	for route, roles := range c.RBAC {
+		if _, ok := defaultRouteRoles[route]; !ok {
+			return fmt.Errorf("config rbac: unknown route %q (routes are written as in rbac.go, e.g. \"GET /user/\")", route)
+		}
+		if r, bad := unknownRole(roles); bad {
+			return fmt.Errorf("config rbac %q: unknown role %q", route, r)
+		}
+	}
+	return nil
+}
+
+// databasePath is where the SQLite file lives. database_url wins; the
+// original's sqlite_db_path ("/sql_app/sql_app.db") was relative to the
+// folder the original ran from, so it is read relative to the working
+// directory even with its leading slash.
+func (c *Config) databasePath() string {
+	if c.DatabaseURL != "" {
+		return strings.TrimPrefix(c.DatabaseURL, "sqlite://")
+	}
+	if c.SQLiteDBPath != "" {
+		return strings.TrimLeft(c.SQLiteDBPath, "/")
+	}
+	return "ticketapi.db"
+}
+
+// resolveSecret picks the token signing key: TICKETAPI_SECRET_KEY, then the
+// config's SECRET_KEY, then SECRET_KEY_FILE (default: secret.key beside the
+// database), which is created with a random key on a fresh install.
+func (c *Config) resolveSecret() error {
+	if env := os.Getenv("TICKETAPI_SECRET_KEY"); env != "" {
+		c.Auth.SecretKey = env
+	}
+	if c.Auth.SecretKey == "" {
+		file := c.Auth.SecretKeyFile
+		if file == "" {
+			file = filepath.Join(filepath.Dir(c.databasePath()), "secret.key")
+		}
+		key, err := readOrCreateSecret(file)
+		if err != nil {
+			return err
+		}
+		c.Auth.SecretKey = key
+	}
+	switch {
+	case c.Auth.SecretKey == publishedSecretKey:
+		return errors.New("config auth.SECRET_KEY is the original project's published default, so anyone could forge tokens: " +
+			"set TICKETAPI_SECRET_KEY, or remove SECRET_KEY from the config to have a random key generated and kept")
+	case len(c.Auth.SecretKey) < 32:
+		return errors.New("the secret key is shorter than 32 characters: use a long random value (openssl rand -hex 32)")
+	}
+	return nil
+}
+
+func readOrCreateSecret(file string) (string, error) {
+	data, err := os.ReadFile(file)
+	if err == nil {
+		return strings.TrimSpace(string(data)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read secret key file: %w", err)
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	key := hex.EncodeToString(b)
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("create secret key file: %w", err)
+	}
+	if _, err := f.WriteString(key + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("write secret key file: %w", err)
+	}
+	return key, f.Close()
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
