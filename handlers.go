@@ -41,6 +41,9 @@ func newApp(cfg *Config, store *Store, log *slog.Logger) (*app, error) {
 		tokens: newTokens(cfg.Auth.SecretKey, time.Duration(cfg.Auth.ExpireMinutes)*time.Minute),
 		roles:  routeRoles(cfg.RBAC), mux: http.NewServeMux()}
 	a.routes()
+	if err := a.docsRoutes(); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"testing"
+)
+
+// TestOriginalHappyPath is the original project's own walk through the API:
+// admin creates a manager, the manager works with employees and tickets,
+// and once deleted the manager's token stops working.
+func TestOriginalHappyPath(t *testing.T) {
+	ts := newTestServer(t)
+	ts.addUser("admin", "admin")
+	admin := ts.token("admin", testPassword)
+
+	manager := ts.call("POST", "/user/", admin, map[string]any{
+		"username": "manager", "first_name": "Anna", "last_name": "Nielsen", "phone": "+491298763523",
+		"email": "manager@fastapi.com", "role": []string{"manager"}, "password": "passWord@2",
+	}).expect(200).obj()
+	if manager["username"] != "manager" || manager["updated"] != nil || manager["disabled"] != false {
+		t.Fatalf("created manager: %v", manager)
+	}
+	if _, leaked := manager["hashed_password"]; leaked {
+		t.Fatal("the user object shows its password hash")
+	}
+	managerID := int(manager["id"].(float64))
+
+	token := ts.token("manager", "passWord@2")
+	me := ts.call("GET", "/me", token, nil).expect(200).obj()
+	if me["username"] != "manager" || me["role"].([]any)[0] != "manager" {
+		t.Fatalf("/me: %v", me)
+	}
+	if got := ts.call("GET", "/status", token, nil).expect(200).obj(); got["status"] != "ok" {
+		t.Fatalf("/status: %v", got)
+	}
+
+	employee := ts.call("POST", "/employee/", token, validEmployee(1)).expect(200).obj()
+	employeeID := itoaID(employee["id"])
+	if len(employee["tickets"].([]any)) != 0 || employee["first_name"] != "Jürgen" {
+		t.Fatalf("created employee: %v", employee)
+	}
+	read := ts.call("GET", "/employee/"+employeeID, token, nil).expect(200).obj()
+	if read["email"] != "emp0001@example.com" {
+		t.Fatalf("read employee: %v", read)
+	}
+	changed := validEmployee(1)
+	changed["city"] = "Kyiv"
+	updated := ts.call("PUT", "/employee/"+employeeID, token, changed).expect(200).obj()
+	if updated["city"] != "Kyiv" || !isTimestamp(updated["updated"]) || updated["created"] != employee["created"] {
+		t.Fatalf("updated employee: %v", updated)
+	}
+
+	ticket := ts.call("POST", "/ticket/"+employeeID, token, validTicket()).expect(200).obj()
+	if itoaID(ticket["owner_id"]) != itoaID(float64(managerID)) || itoaID(ticket["employee_id"]) != employeeID {
+		t.Fatalf("created ticket: %v", ticket)
+	}
+	mine := ts.call("GET", "/ticket/my/", token, nil).expect(200).list()
+	if len(mine) != 1 || mine[0]["id"] != ticket["id"] {
+		t.Fatalf("/ticket/my/: %v", mine)
+	}
+	withTicket := ts.call("GET", "/employee/"+employeeID, token, nil).expect(200).obj()
+	if tickets := withTicket["tickets"].([]any); len(tickets) != 1 || tickets[0].(map[string]any)["title"] != "Network problem" {
+		t.Fatalf("employee's tickets: %v", withTicket["tickets"])
+	}
+
+	ticketID := itoaID(ticket["id"])
+	if got := ts.call("DELETE", "/ticket/"+ticketID, token, nil).expect(200).obj(); got["message"] != "Ticket deleted successfully" {
+		t.Fatalf("delete ticket: %v", got)
+	}
+	if got := ts.call("DELETE", "/employee/"+employeeID, token, nil).expect(200).obj(); got["message"] != "Employee deleted successfully" {
+		t.Fatalf("delete employee: %v", got)
+	}
+	ts.call("GET", "/employee/"+employeeID, token, nil).expect(404, "Employee not found")
+
+	if got := ts.call("DELETE", "/user/"+itoaID(float64(managerID)), admin, nil).expect(200).obj(); got["message"] != "User deleted successfully" {
+		t.Fatalf("delete user: %v", got)
+	}
+	ts.call("GET", "/me", token, nil).expect(400, "Incorrect User name or password")
+}
+
+var timestampPattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$`)
+
+func isTimestamp(v any) bool {
+	s, ok := v.(string)
+	return ok && timestampPattern.MatchString(s)
+}
+
+// itoaID prints a JSON number id as a path segment.
+func itoaID(v any) string {
+	f, _ := v.(float64)
+	return fmt.Sprint(int64(f))
+}

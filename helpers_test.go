@@ -1,0 +1,317 @@
+package main
+
+// helpers_test.go: one way to start a real server on a real SQLite file for
+// a test, and a small client for it. Every end-to-end test uses these.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// testPassword meets every password rule; test users all have it.
+const testPassword = "Passw0rd!"
+
+// testSecret signs the tokens of test servers.
+const testSecret = "test-secret-key-0123456789abcdef0123456789abcdef"
+
+// testConfig is the built-in config made fast for tests: argon2id with
+// little memory and one pass (the real parameters are tested apart).
+func testConfig(t testing.TB) *Config {
+	t.Helper()
+	cfg := &Config{}
+	if err := json.Unmarshal(defaultConfigJSON, cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.DatabaseURL = filepath.Join(t.TempDir(), "test.db")
+	cfg.Auth.SecretKey = testSecret
+	cfg.Auth.Argon2.MemoryKiB, cfg.Auth.Argon2.Iterations, cfg.Auth.Argon2.Parallelism = 1024, 1, 1
+	cfg.Auth.BcryptCost = 4
+	if err := cfg.check(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// testServer is a running ticketapi on a temporary database.
+type testServer struct {
+	t     testing.TB
+	cfg   *Config
+	app   *app
+	store *Store
+	srv   *httptest.Server
+	log   *bytes.Buffer // everything the server logged
+}
+
+// lockedBuffer lets the server log from many goroutines into one buffer.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// newTestServer starts a server on a fresh database. edit, when given,
+// changes the config first (its DatabaseURL may point at a fixture copy).
+func newTestServer(t testing.TB, edit ...func(*Config)) *testServer {
+	t.Helper()
+	cfg := testConfig(t)
+	for _, e := range edit {
+		e(cfg)
+	}
+	logBuf := &bytes.Buffer{}
+	logger := slog.New(slog.NewTextHandler(&lockedBuffer{buf: logBuf}, nil))
+	store, err := openStore(context.Background(), cfg.databasePath(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(cfg, store, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{t: t, cfg: cfg, app: a, store: store, srv: httptest.NewServer(a), log: logBuf}
+	t.Cleanup(func() {
+		ts.srv.Close()
+		store.Close()
+	})
+	return ts
+}
+
+// userCounter gives each test user its own phone number.
+var userCounter atomic.Int64
+
+// addUser creates a user straight in the store (password testPassword) and
+// returns it.
+func (ts *testServer) addUser(username string, roles ...string) *User {
+	ts.t.Helper()
+	hash, err := ts.app.hasher.Hash(testPassword)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	u := &User{Username: username, FirstName: "Test", LastName: "User",
+		Phone: fmt.Sprintf("+1555%07d", userCounter.Add(1)), Email: strings.ToLower(username) + "@example.com",
+		Role: append([]string{}, roles...), hashedPassword: hash}
+	if _, err := ts.store.CreateUser(context.Background(), u); err != nil {
+		ts.t.Fatalf("add user %s: %v", username, err)
+	}
+	return u
+}
+
+// token logs in through POST /token and returns the access token.
+func (ts *testServer) token(username, password string, scopes ...string) string {
+	ts.t.Helper()
+	res := ts.form("/token", url.Values{"username": {username}, "password": {password}, "scope": {strings.Join(scopes, " ")}})
+	if res.status != http.StatusOK {
+		ts.t.Fatalf("login %s: %d %s", username, res.status, res.body)
+	}
+	return res.obj()["access_token"].(string)
+}
+
+// userWithToken adds a user and logs it in.
+func (ts *testServer) userWithToken(username string, roles ...string) (*User, string) {
+	ts.t.Helper()
+	u := ts.addUser(username, roles...)
+	return u, ts.token(username, testPassword)
+}
+
+// response is what the server answered.
+type response struct {
+	t      testing.TB
+	status int
+	header http.Header
+	body   []byte
+}
+
+// obj decodes a JSON object body.
+func (r *response) obj() map[string]any {
+	r.t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		r.t.Fatalf("body is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+// list decodes a JSON array body.
+func (r *response) list() []map[string]any {
+	r.t.Helper()
+	var l []map[string]any
+	if err := json.Unmarshal(r.body, &l); err != nil {
+		r.t.Fatalf("body is not a JSON list: %v: %s", err, r.body)
+	}
+	return l
+}
+
+// detail is the "detail" of an error body when it is a string.
+func (r *response) detail() string {
+	var m map[string]any
+	if json.Unmarshal(r.body, &m) != nil {
+		return ""
+	}
+	s, _ := m["detail"].(string)
+	return s
+}
+
+// problems are the entries of a 422 validation body.
+func (r *response) problems() []fieldError {
+	r.t.Helper()
+	var v struct {
+		Detail []fieldError `json:"detail"`
+	}
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		r.t.Fatalf("not a validation error body: %v: %s", err, r.body)
+	}
+	return v.Detail
+}
+
+// expect fails the test unless the answer has the status (and, when given,
+// the detail message).
+func (r *response) expect(status int, detail ...string) *response {
+	r.t.Helper()
+	if r.status != status {
+		r.t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	if len(detail) > 0 && r.detail() != detail[0] {
+		r.t.Fatalf("detail %q, want %q (body %s)", r.detail(), detail[0], r.body)
+	}
+	return r
+}
+
+// call sends one request to path (under the root path). body is sent as is
+// when it is a string, else encoded as JSON; nil sends no body.
+func (ts *testServer) call(method, path, token string, body any, headers ...string) *response {
+	ts.t.Helper()
+	var reader io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		reader = strings.NewReader(b)
+	case []byte:
+		reader = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			ts.t.Fatal(err)
+		}
+		reader = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, ts.srv.URL+ts.cfg.RootPath+path, reader)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return ts.send(req)
+}
+
+// form posts a form-encoded body.
+func (ts *testServer) form(path string, values url.Values) *response {
+	ts.t.Helper()
+	req, err := http.NewRequest("POST", ts.srv.URL+ts.cfg.RootPath+path, strings.NewReader(values.Encode()))
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return ts.send(req)
+}
+
+func (ts *testServer) send(req *http.Request) *response {
+	ts.t.Helper()
+	res, err := ts.srv.Client().Do(req)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	observe(req, res, data)
+	return &response{t: ts.t, status: res.StatusCode, header: res.Header, body: data}
+}
+
+// observed keeps every answer the end-to-end tests saw, so a test can check
+// them all against the OpenAPI document.
+var observed struct {
+	sync.Mutex
+	answers []observedAnswer
+}
+
+type observedAnswer struct {
+	method, path string
+	status       int
+	contentType  string
+	body         []byte
+}
+
+func observe(req *http.Request, res *http.Response, body []byte) {
+	observed.Lock()
+	defer observed.Unlock()
+	if len(observed.answers) < 20000 {
+		observed.answers = append(observed.answers, observedAnswer{req.Method, req.URL.Path, res.StatusCode,
+			res.Header.Get("Content-Type"), body})
+	}
+}
+
+// copyFixture copies a file of ../shared/fixtures into a temp dir (tests
+// never write to ../shared) and returns the copy's path.
+func copyFixture(t testing.TB, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "shared", "fixtures", name))
+	if err != nil {
+		t.Fatalf("fixture %s: %v", name, err)
+	}
+	dst := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(dst, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// validEmployee and validTicket are bodies that pass every rule; tests
+// change one field at a time.
+func validEmployee(n int) map[string]any {
+	return map[string]any{
+		"first_name": "Jürgen", "last_name": "Müller", "nick_name": "Jue",
+		"phone": "+38050443" + pad4(n), "email": "emp" + pad4(n) + "@example.com",
+		"birthday": "1990-02-28", "country": "Germany", "city": "München",
+		"address": "Khreschatyk St, 14, UA 01001",
+	}
+}
+
+func validTicket() map[string]any {
+	return map[string]any{"title": "Network problem", "description": "Cannot reach the share.", "status": "New"}
+}
+
+func validNewUser(username string, n int) map[string]any {
+	return map[string]any{
+		"username": username, "first_name": "Anna", "last_name": "Nielsen",
+		"phone": "+49129876" + pad4(n), "email": strings.ToLower(username) + "@example.com",
+		"role": []string{"support"}, "password": testPassword,
+	}
+}
+
+func pad4(n int) string { return fmt.Sprintf("%04d", n) }
