@@ -79,13 +79,19 @@ func (a *app) routes() {
 		roles := in.roles("role")
 		return func(u *User) error { return setRoles(u, roles) }
 	}))
-	a.protect("PATCH /user/{user_id}/disabled", a.patchUser(func(in *input) func(*User) error {
+	a.protect("PATCH /user/{user_id}/disabled", a.patchUserAs(func(in *input, caller *User) func(*User) error {
 		disabled, _ := in.boolean("disabled", true)
-		return func(u *User) error { u.Disabled = disabled; return nil }
+		return func(u *User) error {
+			u.Disabled = disabled
+			return mayLockOut(caller, u, disabled)
+		}
 	}))
-	a.protect("PATCH /user/{user_id}/login_denied", a.patchUser(func(in *input) func(*User) error {
+	a.protect("PATCH /user/{user_id}/login_denied", a.patchUserAs(func(in *input, caller *User) func(*User) error {
 		denied, _ := in.boolean("login_denied", true)
-		return func(u *User) error { u.LoginDenied = denied; return nil }
+		return func(u *User) error {
+			u.LoginDenied = denied
+			return mayLockOut(caller, u, denied)
+		}
 	}))
 
 	a.protect("POST /employee/", a.createEmployee)
@@ -295,13 +301,27 @@ func setRoles(u *User, roles []string) error {
 	return nil
 }
 
+// mayLockOut refuses a manager who would disable or login-deny an admin:
+// only an admin may lock out an admin.
+func mayLockOut(caller, target *User, lockingOut bool) error {
+	if lockingOut && slices.Contains(target.Role, "admin") && !slices.Contains(caller.Role, "admin") {
+		return errNotEnoughPermissions
+	}
+	return nil
+}
+
 // patchUser makes the handler of a PATCH /user/{user_id}/... route: read
 // reads the body and returns the change to make once the user is loaded.
 func (a *app) patchUser(read func(in *input) func(*User) error) userHandler {
+	return a.patchUserAs(func(in *input, _ *User) func(*User) error { return read(in) })
+}
+
+// patchUserAs is patchUser for a change that depends on who makes it.
+func (a *app) patchUserAs(read func(in *input, caller *User) func(*User) error) userHandler {
 	return func(w http.ResponseWriter, r *http.Request, caller *User) {
 		q := a.parse(w, r)
 		id := q.id("user_id")
-		change := read(q.body())
+		change := read(q.body(), caller)
 		if !q.valid() {
 			return
 		}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +40,7 @@ const (
 	errUnknownRole        failure = "unknown_role"
 	errEmployeeHasTickets failure = "employee_has_tickets"
 	errUserOwnsTickets    failure = "user_owns_tickets"
+	errLastAdmin          failure = "last_active_admin"
 )
 
 // Store is the database: one writer connection, a pool of readers.
@@ -260,8 +262,14 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, change func(*User) err
 		if u, err = s.userWhere(ctx, tx, "id = ?", id); err != nil {
 			return err
 		}
+		wasAdmin := u.activeAdmin()
 		if err := change(u); err != nil {
 			return err
+		}
+		if wasAdmin && !u.activeAdmin() {
+			if err := checkOtherAdmin(ctx, tx, u.ID); err != nil {
+				return err
+			}
 		}
 		if err := checkUserUnique(ctx, tx, u); err != nil {
 			return err
@@ -299,11 +307,34 @@ func (s *Store) RehashPassword(ctx context.Context, id int64, oldHash, newHash s
 	return err
 }
 
+// activeAdmin tells whether u is an admin who can log in and use the API.
+func (u *User) activeAdmin() bool {
+	return slices.Contains(u.Role, "admin") && !u.Disabled && !u.LoginDenied
+}
+
+// checkOtherAdmin refuses a change that would leave no active admin but
+// user id. It runs inside the write transaction making the change, and
+// writes are serialized, so two requests cannot both pass it.
+func checkOtherAdmin(ctx context.Context, tx *sql.Tx, id int64) error {
+	other, err := exists(ctx, tx, `SELECT 1 FROM users WHERE id != ? AND NOT COALESCE(disabled, 0)
+		AND NOT COALESCE(login_denied, 0) AND EXISTS (SELECT 1 FROM json_each(users.role) WHERE value = 'admin')`, id)
+	if err != nil || other {
+		return err
+	}
+	return errLastAdmin
+}
+
 // DeleteUser deletes a user who created no tickets.
 func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.userWhere(ctx, tx, "id = ?", id); err != nil {
+		u, err := s.userWhere(ctx, tx, "id = ?", id)
+		if err != nil {
 			return err
+		}
+		if u.activeAdmin() {
+			if err := checkOtherAdmin(ctx, tx, id); err != nil {
+				return err
+			}
 		}
 		owns, err := exists(ctx, tx, "SELECT 1 FROM tickets WHERE owner_id = ?", id)
 		if err != nil {
