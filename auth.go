@@ -12,9 +12,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -220,4 +224,152 @@ func grantedScopes(requested string, declared map[string]string) []string {
 		}
 	}
 	return granted
+}
+
+// loginThrottle slows and then refuses password guessing. It counts failed
+// logins per (username, client address) pair and per client address: a pair
+// is refused after maxPerPair failures within window, a client after
+// maxPerClient. Keying on the pair means an attacker elsewhere cannot lock a
+// real user out. The table is bounded: entries expire after window, and when
+// it is full an arbitrary entry is dropped to make room.
+type loginThrottle struct {
+	mu           sync.Mutex
+	entries      map[string]*failures
+	maxPerPair   int
+	maxPerClient int
+	window       time.Duration
+	maxEntries   int
+	now          func() time.Time
+}
+
+type failures struct {
+	count        int
+	since        time.Time // the first failure of the current window
+	blockedUntil time.Time
+}
+
+func newLoginThrottle(c ThrottleConfig) *loginThrottle {
+	return &loginThrottle{entries: map[string]*failures{}, maxPerPair: c.MaxFailuresPerUser,
+		maxPerClient: c.MaxFailuresPerClient, window: time.Duration(c.WindowSeconds) * time.Second,
+		maxEntries: c.MaxEntries, now: time.Now}
+}
+
+func pairKey(username, client string) string { return "u\x00" + username + "\x00" + client }
+func clientKey(client string) string         { return "c\x00" + client }
+
+// blocked tells how long the pair or the client must still wait (0: may try).
+func (t *loginThrottle) blocked(username, client string) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	var wait time.Duration
+	for _, key := range []string{pairKey(username, client), clientKey(client)} {
+		if f := t.entries[key]; f != nil && f.blockedUntil.After(now) {
+			wait = max(wait, f.blockedUntil.Sub(now))
+		}
+	}
+	return wait
+}
+
+// delay is how long to hold back the answer to a failed login: nothing for
+// the first half of the allowed failures, then a little more each time.
+func (t *loginThrottle) delay(username, client string) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.entries[pairKey(username, client)]
+	if f == nil || f.count <= t.maxPerPair/2 {
+		return 0
+	}
+	return min(time.Duration(f.count-t.maxPerPair/2)*250*time.Millisecond, 2*time.Second)
+}
+
+// failed counts a failed login.
+func (t *loginThrottle) failed(username, client string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.count(pairKey(username, client), t.maxPerPair)
+	t.count(clientKey(client), t.maxPerClient)
+}
+
+func (t *loginThrottle) count(key string, limit int) {
+	now := t.now()
+	f := t.entries[key]
+	if f == nil || now.Sub(f.since) > t.window && !f.blockedUntil.After(now) {
+		if f == nil && len(t.entries) >= t.maxEntries {
+			t.makeRoom(now)
+		}
+		f = &failures{since: now}
+		t.entries[key] = f
+	}
+	f.count++
+	if f.count >= limit {
+		f.blockedUntil = now.Add(t.window)
+	}
+}
+
+// makeRoom drops expired entries, or, if none has expired, one entry.
+func (t *loginThrottle) makeRoom(now time.Time) {
+	for key, f := range t.entries {
+		if now.Sub(f.since) > t.window && !f.blockedUntil.After(now) {
+			delete(t.entries, key)
+		}
+	}
+	for key := range t.entries {
+		if len(t.entries) < t.maxEntries {
+			return
+		}
+		delete(t.entries, key)
+	}
+}
+
+// succeeded clears the pair's failures (not the client's).
+func (t *loginThrottle) succeeded(username, client string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.entries, pairKey(username, client))
+}
+
+// size is how many entries the table holds.
+func (t *loginThrottle) size() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.entries)
+}
+
+// clientAddress is the address a request came from: the TCP peer, or, when
+// the peer is a trusted proxy, the last X-Forwarded-For entry not added by a
+// trusted proxy.
+func clientAddress(r *http.Request, trusted []netip.Prefix) string {
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		peer = host
+	}
+	if !isTrusted(peer, trusted) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if _, err := netip.ParseAddr(hop); err != nil {
+			break
+		}
+		if !isTrusted(hop, trusted) {
+			return hop
+		}
+		peer = hop
+	}
+	return peer
+}
+
+func isTrusted(addr string, trusted []netip.Prefix) bool {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	for _, p := range trusted {
+		if p.Contains(ip.Unmap()) {
+			return true
+		}
+	}
+	return false
 }

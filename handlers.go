@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -27,19 +28,25 @@ const maxBodyBytes = 1 << 20
 
 // app is the server: its config, store, token issuer and routes.
 type app struct {
-	cfg    *Config
-	store  *Store
-	log    *slog.Logger
-	hasher *hasher
-	tokens *tokens
-	roles  map[string][]string
-	mux    *http.ServeMux
+	cfg      *Config
+	store    *Store
+	log      *slog.Logger
+	hasher   *hasher
+	tokens   *tokens
+	roles    map[string][]string
+	mux      *http.ServeMux
+	throttle *loginThrottle
+	trusted  []netip.Prefix // proxies whose X-Forwarded-For is believed
 }
 
 func newApp(cfg *Config, store *Store, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, store: store, log: log, hasher: newHasher(cfg),
 		tokens: newTokens(cfg.Auth.SecretKey, time.Duration(cfg.Auth.ExpireMinutes)*time.Minute),
-		roles:  routeRoles(cfg.RBAC), mux: http.NewServeMux()}
+		roles:  routeRoles(cfg.RBAC), mux: http.NewServeMux(), throttle: newLoginThrottle(cfg.LoginThrottle)}
+	var err error
+	if a.trusted, err = cfg.trustedProxies(); err != nil {
+		return nil, err
+	}
 	a.routes()
 	if err := a.docsRoutes(); err != nil {
 		return nil, err
@@ -157,6 +164,12 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	client := requestInfoOf(r).client
+	if wait := a.throttle.blocked(username, client); wait > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+		a.fail(w, r, errTooManyFailures)
+		return
+	}
 	u, err := a.store.UserByUsername(r.Context(), username)
 	if err != nil && !errors.Is(err, errUserNotFound) {
 		a.fail(w, r, err)
@@ -168,9 +181,17 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	}
 	ok, outdated := a.hasher.Verify(hash, password) // an unknown user takes as long as a wrong password
 	if !ok {
+		a.throttle.failed(username, client)
+		if d := a.throttle.delay(username, client); d > 0 {
+			select { // slow down a guesser, but not past the client's patience
+			case <-time.After(d):
+			case <-r.Context().Done():
+			}
+		}
 		a.fail(w, r, errIncorrectLogin)
 		return
 	}
+	a.throttle.succeeded(username, client)
 	if u.LoginDenied {
 		a.fail(w, r, errUserLoginDenied)
 		return
@@ -504,6 +525,7 @@ type request struct {
 	problems validationError
 	in       *input
 	tooLarge bool
+	notJSON  bool // the Content-Type names something else than JSON
 }
 
 func (a *app) parse(w http.ResponseWriter, r *http.Request) *request {
@@ -548,6 +570,13 @@ func (q *request) body() *input {
 		return q.in
 	}
 	q.in = &input{}
+	if ct := q.r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+			q.notJSON, q.in.dead = true, true
+			return q.in
+		}
+	}
 	data, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, maxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -568,11 +597,15 @@ func (q *request) body() *input {
 	return q.in
 }
 
-// valid answers 413 or 422 when the request had problems, and tells whether
+// valid answers 413, 415 or 422 when the request had problems, and tells whether
 // the handler may go on.
 func (q *request) valid() bool {
 	if q.tooLarge {
 		q.a.tooLarge(q.w, q.r)
+		return false
+	}
+	if q.notJSON {
+		writeJSON(q.w, http.StatusUnsupportedMediaType, map[string]string{"detail": "Content-Type must be application/json"})
 		return false
 	}
 	if q.in != nil {
@@ -651,7 +684,7 @@ func (a *app) tooLarge(w http.ResponseWriter, r *http.Request) {
 // requestInfo is what the access log line says about a request; handlers
 // fill in the user.
 type requestInfo struct {
-	id, user string
+	id, user, client string
 }
 
 type requestInfoKey struct{}
@@ -687,7 +720,7 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // panic recovery, security headers, CORS, then the route (or a JSON 404/405).
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	info := &requestInfo{id: r.Header.Get("X-Request-ID")}
+	info := &requestInfo{id: r.Header.Get("X-Request-ID"), client: clientAddress(r, a.trusted)}
 	if info.id == "" || len(info.id) > 128 {
 		b := make([]byte, 8)
 		rand.Read(b)
@@ -712,7 +745,7 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		a.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000, "user", info.user,
-			"request_id", info.id, "remote", r.RemoteAddr)
+			"request_id", info.id, "client", info.client)
 	}()
 
 	if a.cors(rec, r) {

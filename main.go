@@ -19,9 +19,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -266,6 +268,8 @@ type Config struct {
 	Auth                   AuthConfig          `json:"auth"`
 	CORS                   CORSConfig          `json:"cors"`
 	RBAC                   map[string][]string `json:"rbac"`
+	LoginThrottle          ThrottleConfig      `json:"login_throttle"`
+	TrustedProxies         []string            `json:"trusted_proxies"`
 	LogFormat              string              `json:"log_format"`
 	ShutdownTimeoutSeconds int                 `json:"shutdown_timeout_seconds"`
 	RaiseError             map[string]APIError `json:"raise_error"`
@@ -298,6 +302,14 @@ type CORSConfig struct {
 	AllowCredentials bool     `json:"allow_credentials"`
 	AllowMethods     []string `json:"allow_methods"`
 	AllowHeaders     []string `json:"allow_headers"`
+}
+
+// ThrottleConfig limits failed logins (see loginThrottle in auth.go).
+type ThrottleConfig struct {
+	MaxFailuresPerUser   int `json:"max_failures_per_user"`
+	MaxFailuresPerClient int `json:"max_failures_per_client"`
+	WindowSeconds        int `json:"window_seconds"`
+	MaxEntries           int `json:"max_entries"`
 }
 
 // APIError is one entry of raise_error: the status and message of a failure.
@@ -355,6 +367,15 @@ func (c *Config) check() error {
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Errorf("config log_format %q: text or json", c.LogFormat)
 	}
+	if t := c.LoginThrottle; t.MaxFailuresPerUser < 1 || t.MaxFailuresPerClient < 1 || t.WindowSeconds < 1 || t.MaxEntries < 100 {
+		return errors.New("config login_throttle: max_failures_per_user, max_failures_per_client and window_seconds must be positive, max_entries at least 100")
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		return err
+	}
+	if slices.Contains(c.CORS.AllowOrigins, "*") && c.CORS.AllowCredentials {
+		return errors.New(`config cors: allow_origins "*" together with allow_credentials would let any site act with a user's credentials; list the origins`)
+	}
 	for name, e := range c.RaiseError {
 		if e.StatusCode < 400 || e.StatusCode > 599 || e.Detail == "" {
 			return fmt.Errorf("config raise_error.%s needs a status_code from 400 to 599 and a detail", name)
@@ -369,6 +390,23 @@ func (c *Config) check() error {
 		}
 	}
 	return nil
+}
+
+// trustedProxies parses trusted_proxies: addresses or CIDR prefixes.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var prefixes []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			addr, err2 := netip.ParseAddr(s)
+			if err2 != nil {
+				return nil, fmt.Errorf("config trusted_proxies: %q is neither an address nor a CIDR prefix", s)
+			}
+			p = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
+		}
+		prefixes = append(prefixes, p)
+	}
+	return prefixes, nil
 }
 
 // databasePath is where the SQLite file lives. database_url wins; the

@@ -112,6 +112,7 @@ const (
 	errUserDisabled         failure = "user_disabled"
 	errUserLoginDenied      failure = "user_login_denied"
 	errNotEnoughPermissions failure = "not_enough_permissions"
+	errTooManyFailures      failure = "too_many_failed_login_attempts"
 )
 
 // authenticate finds the caller from the bearer token.
