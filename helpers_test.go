@@ -52,13 +52,20 @@ type testServer struct {
 	app   *app
 	store *Store
 	srv   *httptest.Server
-	log   *bytes.Buffer // everything the server logged
+	log   *lockedBuffer // everything the server logged
 }
 
 // lockedBuffer lets the server log from many goroutines into one buffer.
 type lockedBuffer struct {
 	mu  sync.Mutex
 	buf *bytes.Buffer
+}
+
+// String is what was logged so far.
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
@@ -75,8 +82,8 @@ func newTestServer(t testing.TB, edit ...func(*Config)) *testServer {
 	for _, e := range edit {
 		e(cfg)
 	}
-	logBuf := &bytes.Buffer{}
-	logger := slog.New(slog.NewTextHandler(&lockedBuffer{buf: logBuf}, nil))
+	logBuf := &lockedBuffer{buf: &bytes.Buffer{}}
+	logger := slog.New(slog.NewTextHandler(logBuf, nil))
 	store, err := openStore(context.Background(), cfg.databasePath(), logger)
 	if err != nil {
 		t.Fatal(err)

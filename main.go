@@ -118,6 +118,13 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 	if err := cfg.resolveSecret(); err != nil {
 		return err
 	}
+	// Listen first: a port in use fails the start before anything is
+	// written (the first admin's password is printed only once).
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+	defer ln.Close()
 	store, err := openStore(ctx, cfg.databasePath(), logger)
 	if err != nil {
 		return err
@@ -129,11 +136,6 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 	app, err := newApp(cfg, store, logger)
 	if err != nil {
 		return err
-	}
-
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
 	srv := &http.Server{
 		Handler:           app,
@@ -151,12 +153,14 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	notifySystemd("READY=1", logger)
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 
+	notifySystemd("STOPPING=1", logger)
 	logger.Info("shutting down: draining in-flight requests", "timeout_seconds", cfg.ShutdownTimeoutSeconds)
 	drainCtx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeoutSeconds)*time.Second)
 	defer cancel()
@@ -165,6 +169,27 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// notifySystemd tells systemd (Type=notify) how the service is doing: one
+// datagram to the socket systemd names in $NOTIFY_SOCKET. Outside systemd
+// there is no socket and nothing to do.
+func notifySystemd(state string, logger *slog.Logger) {
+	socket := os.Getenv("NOTIFY_SOCKET")
+	if socket == "" {
+		return
+	}
+	if strings.HasPrefix(socket, "@") {
+		socket = "\x00" + socket[1:] // an abstract socket
+	}
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: socket, Net: "unixgram"})
+	if err == nil {
+		_, err = conn.Write([]byte(state))
+		conn.Close()
+	}
+	if err != nil {
+		logger.Warn("could not notify systemd", "state", state, "error", err)
+	}
 }
 
 // bootstrapAdmin creates the user "admin" on an empty database, with the

@@ -258,10 +258,19 @@ func (in *input) roles(field string) []string {
 	return slices.Compact(roles)
 }
 
+// passedText is text that also tells whether the value passed its checks,
+// so a rule that comes after them runs only on a well-formed string.
+func (in *input) passedText(field string, min, max int, pat string) (string, bool) {
+	before := len(in.errs)
+	s := in.text(field, min, max, pat)
+	_, present := in.fields[field]
+	return s, present && !in.dead && len(in.errs) == before
+}
+
 // date reads a real calendar date YYYY-MM-DD (no 30 February).
 func (in *input) date(field string) string {
-	s := in.text(field, 10, 10, patternDate)
-	if len(in.errs) > 0 && fieldHasError(in.errs, field) {
+	s, ok := in.passedText(field, 10, 10, patternDate)
+	if !ok {
 		return s
 	}
 	if _, err := time.Parse(time.DateOnly, s); err != nil {
@@ -270,20 +279,11 @@ func (in *input) date(field string) string {
 	return s
 }
 
-func fieldHasError(errs validationError, field string) bool {
-	for _, e := range errs {
-		if len(e.Loc) > 1 && e.Loc[1] == field {
-			return true
-		}
-	}
-	return false
-}
-
 // password reads a new password: 8–64 runes with an upper-case letter, a
 // lower-case letter, a digit and one of !@#$%^&*.
 func (in *input) password(field string) string {
-	s := in.text(field, 8, 64, "")
-	if fieldHasError(in.errs, field) {
+	s, ok := in.passedText(field, 8, 64, "")
+	if !ok {
 		return s
 	}
 	if problem := passwordProblem(s); problem != "" {
