@@ -58,11 +58,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cmdServe(args, stderr)
 	case "set-password":
 		return cmdSetPassword(args, stdin, stdout, stderr)
+	case "backup":
+		return cmdBackup(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "ticketapi", version)
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, set-password, version)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, set-password, backup, version)", cmd)
 	}
 }
 
@@ -279,6 +281,34 @@ func cmdSetPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintf(stdout, "password of %q changed; tokens issued before now no longer work\n", username)
+	return nil
+}
+
+// cmdBackup writes a consistent copy of the database to DEST while the
+// server may keep writing (see Store.Backup).
+func cmdBackup(args []string, stdout, stderr io.Writer) error {
+	f := newFlags("backup", stderr)
+	if err := f.fs.Parse(args); err != nil {
+		return err
+	}
+	if f.fs.NArg() != 1 {
+		return errors.New("usage: ticketapi backup [-config FILE] [-db PATH] DEST")
+	}
+	cfg, err := f.load()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	store, err := openStore(ctx, cfg.databasePath(), newLogger(cfg, stderr))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	dest := f.fs.Arg(0)
+	if err := store.Backup(ctx, dest); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backup of %s written to %s (integrity_check ok)\n", cfg.databasePath(), dest)
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -47,32 +48,39 @@ const (
 type Store struct {
 	write, read *sql.DB
 	log         *slog.Logger
+	path        string
 }
 
-func sqliteDSN(path string, writer bool) string {
+// sqliteDSN is the connection string of a pool: writer transactions begin
+// IMMEDIATE (take the write lock at once, queueing behind busy_timeout);
+// readOnly connections refuse to write.
+func sqliteDSN(path string, writer, readOnly bool) string {
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
 	if writer {
-		return dsn + "&_txlock=immediate"
+		dsn += "&_txlock=immediate"
 	}
-	return dsn + "&_pragma=query_only(1)"
+	if readOnly {
+		dsn += "&_pragma=query_only(1)"
+	}
+	return dsn
 }
 
 // openStore opens (or creates) the database file and brings its schema up
 // to date.
 func openStore(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
-	write, err := sql.Open("sqlite", sqliteDSN(path, true))
+	write, err := sql.Open("sqlite", sqliteDSN(path, true, false))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
-	s := &Store{write: write, log: log}
+	s := &Store{write: write, log: log, path: path}
 	if err := s.migrate(ctx); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	read, err := sql.Open("sqlite", sqliteDSN(path, false))
+	read, err := sql.Open("sqlite", sqliteDSN(path, false, true))
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -92,6 +100,39 @@ func (s *Store) Close() error {
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	return s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Backup writes a consistent copy of the database to dest with VACUUM INTO:
+// it reads one snapshot, so writes that go on meanwhile are either wholly in
+// the copy (committed before it began) or not at all. dest must not exist.
+// The copy is checked with PRAGMA integrity_check before Backup returns.
+func (s *Store) Backup(ctx context.Context, dest string) error {
+	if _, err := os.Stat(dest); err == nil {
+		return fmt.Errorf("backup: %s already exists", dest)
+	}
+	// Its own connection: the read pool is query_only, which VACUUM INTO
+	// refuses, and the write connection must stay free for writers.
+	src, err := sql.Open("sqlite", sqliteDSN(s.path, false, false))
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if _, err := src.ExecContext(ctx, "VACUUM INTO ?", dest); err != nil {
+		return fmt.Errorf("backup to %s: %w", dest, err)
+	}
+	copyDB, err := sql.Open("sqlite", "file:"+dest+"?mode=ro")
+	if err != nil {
+		return err
+	}
+	defer copyDB.Close()
+	var result string
+	if err := copyDB.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&result); err != nil {
+		return fmt.Errorf("check backup %s: %w", dest, err)
+	}
+	if result != "ok" {
+		return fmt.Errorf("backup %s failed its integrity check: %s", dest, result)
+	}
+	return nil
 }
 
 // now is the timestamp format of the original, in UTC.
