@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite"
@@ -46,9 +47,95 @@ const (
 
 // Store is the database: one writer connection, a pool of readers.
 type Store struct {
-	write, read *sql.DB
+	write, read *pool
 	log         *slog.Logger
 	path        string
+}
+
+// pool is a connection pool that prepares each statement once and keeps it:
+// SQLite takes longer to compile a short query than to run it, and
+// database/sql would compile it again on every call.
+type pool struct {
+	*sql.DB
+	stmts sync.Map // query text → *sql.Stmt
+}
+
+func (p *pool) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := p.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := p.DB.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := p.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+func (p *pool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := p.stmt(ctx, query)
+	if err != nil {
+		return p.DB.QueryRowContext(ctx, query, args...) // reports the same error
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (p *pool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := p.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (p *pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := p.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// txn is a write transaction that uses the pool's prepared statements.
+// The writer pool has one connection, which the transaction holds, so a
+// statement not prepared yet cannot be prepared on the pool now: it runs
+// unprepared and is prepared once the transaction ends (see inTx).
+type txn struct {
+	*sql.Tx
+	p      *pool
+	missed []string
+}
+
+func (t *txn) prepared(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := t.p.stmts.Load(query); ok {
+		return t.Tx.StmtContext(ctx, st.(*sql.Stmt))
+	}
+	t.missed = append(t.missed, query)
+	return nil
+}
+
+func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.prepared(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, query, args...)
+}
+
+func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := t.prepared(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.Tx.QueryContext(ctx, query, args...)
+}
+
+func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.prepared(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.Tx.ExecContext(ctx, query, args...)
 }
 
 // sqliteDSN is the connection string of a pool: writer transactions begin
@@ -69,10 +156,11 @@ func sqliteDSN(path string, writer, readOnly bool) string {
 // openStore opens (or creates) the database file and brings its schema up
 // to date.
 func openStore(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
-	write, err := sql.Open("sqlite", sqliteDSN(path, true, false))
+	writeDB, err := sql.Open("sqlite", sqliteDSN(path, true, false))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	write := &pool{DB: writeDB}
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
 	s := &Store{write: write, log: log, path: path}
@@ -80,11 +168,12 @@ func openStore(ctx context.Context, path string, log *slog.Logger) (*Store, erro
 		write.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	read, err := sql.Open("sqlite", sqliteDSN(path, false, true))
+	readDB, err := sql.Open("sqlite", sqliteDSN(path, false, true))
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	read := &pool{DB: readDB}
 	read.SetMaxOpenConns(max(4, runtime.NumCPU()))
 	read.SetMaxIdleConns(max(4, runtime.NumCPU()))
 	s.read = read
@@ -139,12 +228,18 @@ func (s *Store) Backup(ctx context.Context, dest string) error {
 func now() string { return time.Now().UTC().Format(time.DateTime) }
 
 // inTx runs f in one write transaction, committed only when f succeeds.
-func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+func (s *Store) inTx(ctx context.Context, f func(*txn) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := f(tx); err != nil {
+	t := &txn{Tx: tx, p: s.write}
+	defer func() {
+		for _, query := range t.missed { // the connection is free again: prepare for next time
+			s.write.stmt(ctx, query)
+		}
+	}()
+	if err := f(t); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -243,7 +338,7 @@ type uniqueRule struct {
 
 // checkUnique answers the first rule that another row of table breaks.
 // Emails compare without case (ASCII letters, as SQLite's lower() folds).
-func checkUnique(ctx context.Context, tx *sql.Tx, table string, id int64, rules ...uniqueRule) error {
+func checkUnique(ctx context.Context, tx *txn, table string, id int64, rules ...uniqueRule) error {
 	for _, r := range rules {
 		taken, err := exists(ctx, tx, "SELECT 1 FROM "+table+" WHERE "+r.where+" AND id != ?", r.value, id)
 		if err != nil {
@@ -256,14 +351,14 @@ func checkUnique(ctx context.Context, tx *sql.Tx, table string, id int64, rules 
 	return nil
 }
 
-func checkUserUnique(ctx context.Context, tx *sql.Tx, u *User) error {
+func checkUserUnique(ctx context.Context, tx *txn, u *User) error {
 	return checkUnique(ctx, tx, "users", u.ID,
 		uniqueRule{"username = ?", u.Username, errUsernameTaken},
 		uniqueRule{"lower(email) = lower(?)", u.Email, errEmailTaken},
 		uniqueRule{"phone = ?", u.Phone, errPhoneTaken})
 }
 
-func checkEmployeeUnique(ctx context.Context, tx *sql.Tx, e *Employee) error {
+func checkEmployeeUnique(ctx context.Context, tx *txn, e *Employee) error {
 	return checkUnique(ctx, tx, "employees", e.ID,
 		uniqueRule{"lower(email) = lower(?)", e.Email, errEmailTaken},
 		uniqueRule{"phone = ?", e.Phone, errPhoneTaken})
@@ -277,7 +372,7 @@ func roleJSON(roles []string) string {
 // CreateUser inserts u (whose hashedPassword is set) and fills in its id and
 // created time.
 func (s *Store) CreateUser(ctx context.Context, u *User) (*User, error) {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		if err := checkUserUnique(ctx, tx, u); err != nil {
 			return err
 		}
@@ -298,7 +393,7 @@ func (s *Store) CreateUser(ctx context.Context, u *User) (*User, error) {
 // "User not found" comes before the problems change reports.
 func (s *Store) UpdateUser(ctx context.Context, id int64, change func(*User) error) (*User, error) {
 	var u *User
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
 		if u, err = s.userWhere(ctx, tx, "id = ?", id); err != nil {
 			return err
@@ -356,7 +451,7 @@ func (u *User) activeAdmin() bool {
 // checkOtherAdmin refuses a change that would leave no active admin but
 // user id. It runs inside the write transaction making the change, and
 // writes are serialized, so two requests cannot both pass it.
-func checkOtherAdmin(ctx context.Context, tx *sql.Tx, id int64) error {
+func checkOtherAdmin(ctx context.Context, tx *txn, id int64) error {
 	other, err := exists(ctx, tx, `SELECT 1 FROM users WHERE id != ? AND NOT COALESCE(disabled, 0)
 		AND NOT COALESCE(login_denied, 0) AND EXISTS (SELECT 1 FROM json_each(users.role) WHERE value = 'admin')`, id)
 	if err != nil || other {
@@ -367,7 +462,7 @@ func checkOtherAdmin(ctx context.Context, tx *sql.Tx, id int64) error {
 
 // DeleteUser deletes a user who created no tickets.
 func (s *Store) DeleteUser(ctx context.Context, id int64) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		u, err := s.userWhere(ctx, tx, "id = ?", id)
 		if err != nil {
 			return err
@@ -455,7 +550,7 @@ func (s *Store) ListEmployees(ctx context.Context, skip, limit int64) ([]Employe
 }
 
 func (s *Store) CreateEmployee(ctx context.Context, e *Employee) (*Employee, error) {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		if err := checkEmployeeUnique(ctx, tx, e); err != nil {
 			return err
 		}
@@ -473,7 +568,7 @@ func (s *Store) CreateEmployee(ctx context.Context, e *Employee) (*Employee, err
 
 // UpdateEmployee replaces every field of employee id with those of e.
 func (s *Store) UpdateEmployee(ctx context.Context, id int64, e *Employee) (*Employee, error) {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		old, err := s.employeeByID(ctx, tx, id)
 		if err != nil {
 			return err
@@ -501,7 +596,7 @@ func (s *Store) UpdateEmployee(ctx context.Context, id int64, e *Employee) (*Emp
 
 // DeleteEmployee deletes an employee who has no tickets.
 func (s *Store) DeleteEmployee(ctx context.Context, id int64) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		if _, err := s.employeeByID(ctx, tx, id); err != nil {
 			return err
 		}
@@ -569,7 +664,7 @@ func (s *Store) ListTicketsOf(ctx context.Context, ownerID, skip, limit int64) (
 
 // CreateTicket files t about employee employeeID, owned by user ownerID.
 func (s *Store) CreateTicket(ctx context.Context, employeeID, ownerID int64, t *Ticket) (*Ticket, error) {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		if _, err := s.employeeByID(ctx, tx, employeeID); err != nil {
 			return err
 		}
@@ -587,7 +682,7 @@ func (s *Store) CreateTicket(ctx context.Context, employeeID, ownerID int64, t *
 // UpdateTicket replaces a ticket's title, description and status.
 func (s *Store) UpdateTicket(ctx context.Context, id int64, in *Ticket) (*Ticket, error) {
 	var t *Ticket
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
 		if t, err = s.ticketByID(ctx, tx, id); err != nil {
 			return err
@@ -605,7 +700,7 @@ func (s *Store) UpdateTicket(ctx context.Context, id int64, in *Ticket) (*Ticket
 }
 
 func (s *Store) DeleteTicket(ctx context.Context, id int64) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		if _, err := s.ticketByID(ctx, tx, id); err != nil {
 			return err
 		}

@@ -185,7 +185,7 @@ func TestOriginalDatabaseUpgrade(t *testing.T) {
 	}
 
 	ts := newTestServer(t, func(c *Config) { c.DatabaseURL = path })
-	db := ts.store.read
+	db := ts.store.read.DB
 
 	t.Run("every row is kept with its id, field by field", func(t *testing.T) {
 		for _, table := range []string{"users", "employees", "tickets"} {
@@ -211,7 +211,7 @@ func TestOriginalDatabaseUpgrade(t *testing.T) {
 		if mode := stScalar(t, db, "PRAGMA journal_mode"); mode != "wal" {
 			t.Errorf("journal_mode = %v, want wal", mode)
 		}
-		if fk := stScalar(t, ts.store.write, "PRAGMA foreign_keys"); fk != int64(1) {
+		if fk := stScalar(t, ts.store.write.DB, "PRAGMA foreign_keys"); fk != int64(1) {
 			t.Errorf("foreign_keys on the writer after the migration = %v, want 1", fk)
 		}
 		if _, err := ts.store.write.Exec("DELETE FROM employees WHERE id = 1"); err == nil ||
@@ -320,12 +320,12 @@ func TestOriginalDatabaseUpgrade(t *testing.T) {
 
 		again := newTestServer(t, func(c *Config) { c.DatabaseURL = path })
 		for _, table := range []string{"users", "employees", "tickets"} {
-			stSameRows(t, table, stRows(t, again.store.read, table), before[table])
+			stSameRows(t, table, stRows(t, again.store.read.DB, table), before[table])
 		}
-		if got := stSchema(t, again.store.read); !reflect.DeepEqual(got, schema) {
+		if got := stSchema(t, again.store.read.DB); !reflect.DeepEqual(got, schema) {
 			t.Errorf("schema changed on the second open:\n got  %q\n want %q", got, schema)
 		}
-		if v := stScalar(t, again.store.read, "PRAGMA user_version"); v != int64(1) {
+		if v := stScalar(t, again.store.read.DB, "PRAGMA user_version"); v != int64(1) {
 			t.Errorf("user_version = %v, want 1", v)
 		}
 		admin := again.token("admin", "passWord@1")
@@ -351,7 +351,7 @@ func TestShippedDatabaseUpgrade(t *testing.T) {
 			if len(want) != n {
 				t.Fatalf("fixture %s: %d rows, want %d", table, len(want), n)
 			}
-			stSameRows(t, table, stRows(t, ts.store.read, table), want)
+			stSameRows(t, table, stRows(t, ts.store.read.DB, table), want)
 		}
 	})
 
@@ -719,7 +719,7 @@ func TestStoreForeignKeys(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("every pooled connection has foreign keys on", func(t *testing.T) {
-		for name, pool := range map[string]*sql.DB{"read": ts.store.read, "write": ts.store.write} {
+		for name, pool := range map[string]*sql.DB{"read": ts.store.read.DB, "write": ts.store.write.DB} {
 			// Hold several connections at once so each is a distinct one.
 			n := 1
 			if name == "read" {
