@@ -5,7 +5,9 @@ package main
 // types, CORS and response headers.
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -231,4 +233,76 @@ func TestCORS(t *testing.T) {
 			t.Fatalf("check: %v", err)
 		}
 	})
+}
+
+// TestLastAdminUnderConcurrency: two admins disable each other at the same
+// moment. The check runs inside each write transaction, so exactly one wins.
+func TestLastAdminUnderConcurrency(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		ts := newTestServer(t)
+		first, firstToken := ts.userWithToken("adminone", "admin")
+		second, secondToken := ts.userWithToken("admintwo", "admin")
+		results := make(chan int, 2)
+		disable := func(token string, target *User) {
+			results <- ts.call("PATCH", fmt.Sprintf("/user/%d/disabled", target.ID), token, map[string]any{"disabled": true}).status
+		}
+		go disable(firstToken, second)
+		go disable(secondToken, first)
+		a, b := <-results, <-results
+		// One succeeds (200). The other is refused: 409 when its transaction
+		// ran second, or 400 User disabled when its caller was already disabled.
+		refused := func(status int) bool { return status == 409 || status == 400 }
+		if !(a == 200 && refused(b) || b == 200 && refused(a)) {
+			t.Fatalf("round %d: answers %d and %d, want one 200 and one refusal", round, a, b)
+		}
+		active := 0
+		for _, u := range []*User{first, second} {
+			got, err := ts.store.UserByID(context.Background(), u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.activeAdmin() {
+				active++
+			}
+		}
+		if active != 1 {
+			t.Fatalf("round %d: %d active admins left, want 1", round, active)
+		}
+	}
+}
+
+// TestSlowClientIsCut: a client that sends half a request header and stops
+// is disconnected after the read-header timeout, not kept forever.
+func TestSlowClientIsCut(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.ListenAddr = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, discardLogger(), ready) }()
+	t.Cleanup(func() { cancel(); <-done })
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	fmt.Fprint(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n") // and never the blank line
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 512)
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			break // closed by the server (or the 30 s guard, checked below)
+		}
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Fatalf("a half-sent header kept the connection for %v", took)
+	}
 }
