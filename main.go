@@ -285,7 +285,7 @@ func cmdSetPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) er
 }
 
 // cmdBackup writes a consistent copy of the database to DEST while the
-// server may keep writing (see Store.Backup).
+// server may keep writing (see backupDatabase in store.go).
 func cmdBackup(args []string, stdout, stderr io.Writer) error {
 	f := newFlags("backup", stderr)
 	if err := f.fs.Parse(args); err != nil {
@@ -298,14 +298,8 @@ func cmdBackup(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
-	store, err := openStore(ctx, cfg.databasePath(), newLogger(cfg, stderr))
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	dest := f.fs.Arg(0)
-	if err := store.Backup(ctx, dest); err != nil {
+	if err := backupDatabase(context.Background(), cfg.databasePath(), dest); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "backup of %s written to %s (integrity_check ok)\n", cfg.databasePath(), dest)

@@ -791,3 +791,44 @@ func TestServeGracefulStop(t *testing.T) {
 		t.Fatalf("user after the stop: %d %v", n, err)
 	}
 }
+
+func TestBackupCommand(t *testing.T) {
+	dir := t.TempDir()
+	db := copyFixture(t, "original.db")
+	var out, errOut bytes.Buffer
+	dest := filepath.Join(dir, "copy.db")
+	if err := run([]string{"backup", "-db", db, dest}, strings.NewReader(""), &out, &errOut); err != nil {
+		t.Fatalf("backup: %v (%s)", err, errOut.String())
+	}
+	t.Run("the copy is private and holds every row", func(t *testing.T) {
+		info, err := os.Stat(dest)
+		if err != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("copy mode: %v %v", info, err)
+		}
+		copyDB, err := sql.Open("sqlite", "file:"+dest+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer copyDB.Close()
+		var users, tickets int
+		copyDB.QueryRow("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM tickets)").Scan(&users, &tickets)
+		if users != 5 || tickets != 3 {
+			t.Fatalf("copy has %d users and %d tickets, want 5 and 3", users, tickets)
+		}
+	})
+	t.Run("an existing destination is not overwritten", func(t *testing.T) {
+		if err := run([]string{"backup", "-db", db, dest}, strings.NewReader(""), &out, &errOut); err == nil {
+			t.Fatal("backup overwrote an existing file")
+		}
+	})
+	t.Run("a missing database is an error, not a new empty backup", func(t *testing.T) {
+		missing := filepath.Join(dir, "nope.db")
+		err := run([]string{"backup", "-db", missing, filepath.Join(dir, "x.db")}, strings.NewReader(""), &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), missing) {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := os.Stat(missing); err == nil {
+			t.Fatal("backup created the database it was asked to copy")
+		}
+	})
+}

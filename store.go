@@ -191,23 +191,29 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
-// Backup writes a consistent copy of the database to dest with VACUUM INTO:
-// it reads one snapshot, so writes that go on meanwhile are either wholly in
-// the copy (committed before it began) or not at all. dest must not exist.
-// The copy is checked with PRAGMA integrity_check before Backup returns.
-func (s *Store) Backup(ctx context.Context, dest string) error {
-	if _, err := os.Stat(dest); err == nil {
-		return fmt.Errorf("backup: %s already exists", dest)
+// backupDatabase writes a consistent copy of the database file src to dest
+// with VACUUM INTO: it reads one snapshot, so writes that go on meanwhile
+// are either wholly in the copy (committed before it began) or not at all.
+// The file is opened as it is (no migration), dest must not exist and is
+// created readable by its owner only (it holds password hashes), and the
+// copy is checked with PRAGMA integrity_check before backupDatabase returns.
+func backupDatabase(ctx context.Context, src, dest string) error {
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("backup: database %s: %w", src, err)
 	}
-	// Its own connection: the read pool is query_only, which VACUUM INTO
-	// refuses, and the write connection must stay free for writers.
-	src, err := sql.Open("sqlite", sqliteDSN(s.path, false, false))
+	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	f.Close()
+	db, err := sql.Open("sqlite", sqliteDSN(src, false, false))
 	if err != nil {
 		return err
 	}
-	defer src.Close()
-	if _, err := src.ExecContext(ctx, "VACUUM INTO ?", dest); err != nil {
-		return fmt.Errorf("backup to %s: %w", dest, err)
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", dest); err != nil {
+		os.Remove(dest)
+		return fmt.Errorf("backup %s to %s: %w", src, dest, err)
 	}
 	copyDB, err := sql.Open("sqlite", "file:"+dest+"?mode=ro")
 	if err != nil {
