@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -90,4 +92,22 @@ func isTimestamp(v any) bool {
 func itoaID(v any) string {
 	f, _ := v.(float64)
 	return fmt.Sprint(int64(f))
+}
+
+// TestPanicBecomes500: a handler that panics answers the spec's 500 body,
+// with no stack trace or internals, and the log has both, with the request id.
+func TestPanicBecomes500(t *testing.T) {
+	ts := newTestServer(t)
+	ts.app.mux.HandleFunc("GET /api/v1/boom", func(w http.ResponseWriter, r *http.Request) {
+		panic("secret internal state")
+	})
+	res := ts.call("GET", "/boom", "", nil, "X-Request-ID", "boom-1").expect(500, "Internal Server Error")
+	if strings.Contains(string(res.body), "secret") || strings.Contains(string(res.body), "goroutine") {
+		t.Fatalf("500 body leaks internals: %s", res.body)
+	}
+	ts.srv.Close()
+	log := ts.log.String()
+	if !strings.Contains(log, "request_id=boom-1") || !strings.Contains(log, "secret internal state") || !strings.Contains(log, "goroutine") {
+		t.Fatalf("the log lacks the panic, its stack or the request id:\n%s", log)
+	}
 }
