@@ -201,7 +201,8 @@ type opsAnswer struct {
 	body   []byte
 }
 
-// do sends a request; body is url.Values (a form) or a value sent as JSON.
+// do sends a request; body is url.Values (a form), rawJSON (bytes sent as
+// they are) or a value sent as JSON.
 // Headers come in name, value pairs.
 func (p *opsProc) do(method, path, token string, body any, headers ...string) (*opsAnswer, error) {
 	var reader io.Reader
@@ -210,6 +211,8 @@ func (p *opsProc) do(method, path, token string, body any, headers ...string) (*
 	case nil:
 	case url.Values:
 		reader, contentType = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
+	case rawJSON:
+		reader = bytes.NewReader(b)
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {
