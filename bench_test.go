@@ -113,12 +113,18 @@ func BenchmarkPasswordVerify(b *testing.B) {
 // benchRequest measures one whole request through the handler chain,
 // without the network.
 func benchRequest(b *testing.B, method, path, token, body string) {
+	benchRequestParallel(b, 1, method, path, token, body)
+}
+
+// benchRequestParallel runs parallelism × GOMAXPROCS clients at once.
+func benchRequestParallel(b *testing.B, parallelism int, method, path, token, body string) {
 	ts, _, adminToken := benchServer(b)
 	if token == "" {
 		token = adminToken
 	}
 	ts.app.log = discardLogger()
 	b.ReportAllocs()
+	b.SetParallelism(parallelism)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			r := httptest.NewRequest(method, path, strings.NewReader(body))
@@ -149,3 +155,10 @@ func BenchmarkRequestCreateTicket(b *testing.B) {
 
 // discardLogger formats log lines as the server does, then drops them.
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// BenchmarkRequestCreateTicket64 has 64 clients writing at once (on two
+// cores), as the load harness does: their writes share commits.
+func BenchmarkRequestCreateTicket64(b *testing.B) {
+	benchRequestParallel(b, 32, "POST", "/api/v1/ticket/1", "",
+		`{"title":"Network problem","description":"Cannot reach it.","status":"New"}`)
+}
