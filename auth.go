@@ -5,6 +5,7 @@ package main
 // tokens.
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -31,10 +32,25 @@ import (
 // a slot instead of exhausting memory.
 var hashSlots = make(chan struct{}, runtime.NumCPU())
 
-func withHashSlot(f func()) {
-	hashSlots <- struct{}{}
+// withHashSlot runs f once a slot is free. A caller that goes away while
+// it waits (ctx done) gives up its turn: nobody hashes for a gone client.
+func withHashSlot(ctx context.Context, f func()) error {
+	select {
+	case hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	defer func() { <-hashSlots }()
 	f()
+	return nil
+}
+
+// hashMemoryLimit is a soft limit for the Go heap: the memory of one
+// argon2id hash per slot plus room for everything else. Near it the
+// garbage collector frees the last hashes' memory before a new one is
+// taken, instead of letting the heap double first.
+func hashMemoryLimit(memoryKiB uint32) int64 {
+	return int64(cap(hashSlots))*int64(memoryKiB)*1024 + 64<<20
 }
 
 // bcryptInput is what bcrypt reads of a password: its first 72 bytes (the
@@ -73,7 +89,7 @@ func (h *hasher) Hash(password string) (string, error) {
 	if h.scheme == "bcrypt" {
 		var b []byte
 		var err error
-		withHashSlot(func() { b, err = bcrypt.GenerateFromPassword(bcryptInput(password), h.bcryptCost) })
+		withHashSlot(context.Background(), func() { b, err = bcrypt.GenerateFromPassword(bcryptInput(password), h.bcryptCost) })
 		if err != nil {
 			return "", err
 		}
@@ -82,7 +98,7 @@ func (h *hasher) Hash(password string) (string, error) {
 	salt := make([]byte, argon2SaltLen)
 	rand.Read(salt)
 	var key []byte
-	withHashSlot(func() { key = argon2.IDKey([]byte(password), salt, h.iterations, h.memory, h.threads, argon2KeyLen) })
+	withHashSlot(context.Background(), func() { key = argon2.IDKey([]byte(password), salt, h.iterations, h.memory, h.threads, argon2KeyLen) })
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, h.memory, h.iterations, h.threads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
@@ -90,21 +106,26 @@ func (h *hasher) Hash(password string) (string, error) {
 // Verify tells whether password matches hash, and whether the hash should be
 // replaced because its scheme or parameters differ from the configured ones.
 // An empty hash (unknown user) is checked against a dummy hash, so the answer
-// takes the same time and is always false.
-func (h *hasher) Verify(hash, password string) (ok, outdated bool) {
+// takes the same time and is always false. When ctx ends before a hashing
+// slot is free, the answer is false without hashing.
+func (h *hasher) Verify(ctx context.Context, hash, password string) (ok, outdated bool) {
 	if hash == "" {
-		h.verify(h.dummy, password)
+		h.verify(ctx, h.dummy, password)
 		return false, false
 	}
-	return h.verify(hash, password), h.outdated(hash)
+	return h.verify(ctx, hash, password), h.outdated(hash)
 }
 
-func (h *hasher) verify(hash, password string) bool {
+func (h *hasher) verify(ctx context.Context, hash, password string) bool {
 	if strings.HasPrefix(hash, "$2") {
 		// x/crypto/bcrypt reads "$2a$"; "$2b$" (passlib's) is the same algorithm.
 		normalized := "$2a$" + strings.TrimPrefix(strings.TrimPrefix(hash, "$2b$"), "$2y$")
 		var err error
-		withHashSlot(func() { err = bcrypt.CompareHashAndPassword([]byte(normalized), bcryptInput(password)) })
+		if slotErr := withHashSlot(ctx, func() {
+			err = bcrypt.CompareHashAndPassword([]byte(normalized), bcryptInput(password))
+		}); slotErr != nil {
+			return false
+		}
 		return err == nil
 	}
 	p, ok := parseArgon2(hash)
@@ -112,9 +133,11 @@ func (h *hasher) verify(hash, password string) bool {
 		return false
 	}
 	var key []byte
-	withHashSlot(func() {
+	if withHashSlot(ctx, func() {
 		key = argon2.IDKey([]byte(password), p.salt, p.iterations, p.memory, p.threads, uint32(len(p.key)))
-	})
+	}) != nil {
+		return false
+	}
 	return subtle.ConstantTimeCompare(key, p.key) == 1
 }
 

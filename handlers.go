@@ -179,7 +179,10 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	if u != nil {
 		hash = u.hashedPassword
 	}
-	ok, outdated := a.hasher.Verify(hash, password) // an unknown user takes as long as a wrong password
+	ok, outdated := a.hasher.Verify(r.Context(), hash, password) // an unknown user takes as long as a wrong password
+	if r.Context().Err() != nil {
+		return // the client went away while its login waited for a hashing slot
+	}
 	if !ok {
 		a.throttle.failed(username, client)
 		if d := a.throttle.delay(username, client); d > 0 {

@@ -319,3 +319,29 @@ func TestSlowClientIsCut(t *testing.T) {
 		t.Fatalf("a half-sent header kept the connection for %v", took)
 	}
 }
+
+// TestAbandonedLoginIsNotHashed: a login whose client went away while it
+// waited for a hashing slot gives up its turn instead of hashing for nobody.
+func TestAbandonedLoginIsNotHashed(t *testing.T) {
+	for i := 0; i < cap(hashSlots); i++ { // every slot busy
+		hashSlots <- struct{}{}
+	}
+	defer func() {
+		for i := 0; i < cap(hashSlots); i++ {
+			<-hashSlots
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	ran := false
+	start := time.Now()
+	if err := withHashSlot(ctx, func() { ran = true }); err == nil || ran {
+		t.Fatalf("withHashSlot ran for a gone caller (err %v)", err)
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Fatal("the gone caller waited for a slot")
+	}
+	if hashMemoryLimit(65536) != int64(cap(hashSlots))*64<<20+64<<20 {
+		t.Fatalf("memory limit %d", hashMemoryLimit(65536))
+	}
+}

@@ -632,7 +632,7 @@ func (s *Store) ListEmployees(ctx context.Context, skip, limit int64) ([]Employe
 	if err := rows.Err(); err != nil || len(employees) == 0 {
 		return employees, err
 	}
-	tickets, err := s.tickets(ctx, s.read, "WHERE employee_id BETWEEN ? AND ? ORDER BY id",
+	tickets, err := s.tickets(ctx, s.read, "WHERE employee_id BETWEEN ? AND ? ORDER BY employee_id, id",
 		employees[0].ID, employees[len(employees)-1].ID)
 	if err != nil {
 		return nil, err
