@@ -77,7 +77,7 @@ func BenchmarkList100Employees(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		list, err := ts.store.ListEmployees(ctx, 0, 100)
+		list, err := ts.store.ListEmployees(ctx, page{limit: 100})
 		if err != nil || len(list) != 100 {
 			b.Fatal(err)
 		}

@@ -263,14 +263,14 @@ func (a *app) createUser(w http.ResponseWriter, r *http.Request, caller *User) {
 	a.reply(w, r, u, err)
 }
 
-// GET /user/?skip=&limit=
+// GET /user/?skip=&limit=&after_id=
 func (a *app) listUsers(w http.ResponseWriter, r *http.Request, caller *User) {
 	q := a.parse(w, r)
-	skip, limit := q.page()
+	p := q.page()
 	if !q.valid() {
 		return
 	}
-	users, err := a.store.ListUsers(r.Context(), skip, limit)
+	users, err := a.store.ListUsers(r.Context(), p)
 	a.reply(w, r, users, err)
 }
 
@@ -402,14 +402,14 @@ func (a *app) createEmployee(w http.ResponseWriter, r *http.Request, caller *Use
 	a.reply(w, r, created, err)
 }
 
-// GET /employee/?skip=&limit=
+// GET /employee/?skip=&limit=&after_id=
 func (a *app) listEmployees(w http.ResponseWriter, r *http.Request, caller *User) {
 	q := a.parse(w, r)
-	skip, limit := q.page()
+	p := q.page()
 	if !q.valid() {
 		return
 	}
-	employees, err := a.store.ListEmployees(r.Context(), skip, limit)
+	employees, err := a.store.ListEmployees(r.Context(), p)
 	a.reply(w, r, employees, err)
 }
 
@@ -461,25 +461,25 @@ func (a *app) createTicket(w http.ResponseWriter, r *http.Request, caller *User)
 	a.reply(w, r, created, err)
 }
 
-// GET /ticket/?skip=&limit=
+// GET /ticket/?skip=&limit=&after_id=
 func (a *app) listTickets(w http.ResponseWriter, r *http.Request, caller *User) {
 	q := a.parse(w, r)
-	skip, limit := q.page()
+	p := q.page()
 	if !q.valid() {
 		return
 	}
-	tickets, err := a.store.ListTickets(r.Context(), skip, limit)
+	tickets, err := a.store.ListTickets(r.Context(), p)
 	a.reply(w, r, tickets, err)
 }
 
-// GET /ticket/my/?skip=&limit=: the tickets the caller created.
+// GET /ticket/my/?skip=&limit=&after_id=: the tickets the caller created.
 func (a *app) listMyTickets(w http.ResponseWriter, r *http.Request, caller *User) {
 	q := a.parse(w, r)
-	skip, limit := q.page()
+	p := q.page()
 	if !q.valid() {
 		return
 	}
-	tickets, err := a.store.ListTicketsOf(r.Context(), caller.ID, skip, limit)
+	tickets, err := a.store.ListTicketsOf(r.Context(), caller.ID, p)
 	a.reply(w, r, tickets, err)
 }
 
@@ -544,9 +544,10 @@ func (q *request) id(name string) int64 {
 	return n
 }
 
-// page reads skip (≥ 0, default 0) and limit (≥ 0, default and ceiling
-// BODY_RESPONSE_ITEMS_LIMIT; a larger limit is capped silently).
-func (q *request) page() (skip, limit int64) {
+// page reads skip (≥ 0, default 0), limit (≥ 0, default and ceiling
+// BODY_RESPONSE_ITEMS_LIMIT; a larger limit is capped silently) and
+// after_id (≥ 0, default 0: only items with a larger id).
+func (q *request) page() page {
 	read := func(name string, fallback int64) int64 {
 		v, given := q.r.URL.Query()[name]
 		if !given {
@@ -563,7 +564,7 @@ func (q *request) page() (skip, limit int64) {
 		return n
 	}
 	ceiling := int64(q.a.cfg.ItemsLimit)
-	return read("skip", 0), min(read("limit", ceiling), ceiling)
+	return page{skip: read("skip", 0), limit: min(read("limit", ceiling), ceiling), after: read("after_id", 0)}
 }
 
 // body reads the JSON body once (at most maxBodyBytes). When it is not a

@@ -131,13 +131,13 @@ func rbacSnapshot(t testing.TB, s *Store) rbacState {
 	ctx := context.Background()
 	var st rbacState
 	var err error
-	if st.Users, err = s.ListUsers(ctx, 0, math.MaxInt32); err != nil {
+	if st.Users, err = s.ListUsers(ctx, page{limit: math.MaxInt32}); err != nil {
 		t.Fatal(err)
 	}
-	if st.Employees, err = s.ListEmployees(ctx, 0, math.MaxInt32); err != nil {
+	if st.Employees, err = s.ListEmployees(ctx, page{limit: math.MaxInt32}); err != nil {
 		t.Fatal(err)
 	}
-	if st.Tickets, err = s.ListTickets(ctx, 0, math.MaxInt32); err != nil {
+	if st.Tickets, err = s.ListTickets(ctx, page{limit: math.MaxInt32}); err != nil {
 		t.Fatal(err)
 	}
 	return st

@@ -352,6 +352,13 @@ func exists(ctx context.Context, q queryer, query string, args ...any) (bool, er
 	return found, err
 }
 
+// page selects a window of a list ordered by id: the items after the id
+// `after` (keyset paging: as fast at the end of a long list as at its
+// start), then skip of them (OFFSET: the further, the slower), then limit.
+type page struct {
+	skip, limit, after int64
+}
+
 // ---- Users ----
 
 // Nullable columns are read with COALESCE: files written by the original
@@ -406,8 +413,9 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	return n, err
 }
 
-func (s *Store) ListUsers(ctx context.Context, skip, limit int64) ([]User, error) {
-	rows, err := s.read.QueryContext(ctx, "SELECT "+userColumns+" FROM users ORDER BY id LIMIT ? OFFSET ?", limit, skip)
+func (s *Store) ListUsers(ctx context.Context, p page) ([]User, error) {
+	rows, err := s.read.QueryContext(ctx, "SELECT "+userColumns+" FROM users WHERE id > ? ORDER BY id LIMIT ? OFFSET ?",
+		p.after, p.limit, p.skip)
 	if err != nil {
 		return nil, err
 	}
@@ -613,8 +621,9 @@ func (s *Store) Employee(ctx context.Context, id int64) (*Employee, error) {
 
 // ListEmployees returns a page of employees with their tickets: two queries
 // a page, however many employees it holds.
-func (s *Store) ListEmployees(ctx context.Context, skip, limit int64) ([]Employee, error) {
-	rows, err := s.read.QueryContext(ctx, "SELECT "+employeeColumns+" FROM employees ORDER BY id LIMIT ? OFFSET ?", limit, skip)
+func (s *Store) ListEmployees(ctx context.Context, p page) ([]Employee, error) {
+	rows, err := s.read.QueryContext(ctx, "SELECT "+employeeColumns+" FROM employees WHERE id > ? ORDER BY id LIMIT ? OFFSET ?",
+		p.after, p.limit, p.skip)
 	if err != nil {
 		return nil, err
 	}
@@ -749,13 +758,14 @@ func (s *Store) Ticket(ctx context.Context, id int64) (*Ticket, error) {
 	return s.ticketByID(ctx, s.read, id)
 }
 
-func (s *Store) ListTickets(ctx context.Context, skip, limit int64) ([]Ticket, error) {
-	return s.tickets(ctx, s.read, "ORDER BY id LIMIT ? OFFSET ?", limit, skip)
+func (s *Store) ListTickets(ctx context.Context, p page) ([]Ticket, error) {
+	return s.tickets(ctx, s.read, "WHERE id > ? ORDER BY id LIMIT ? OFFSET ?", p.after, p.limit, p.skip)
 }
 
 // ListTicketsOf returns the tickets a user created.
-func (s *Store) ListTicketsOf(ctx context.Context, ownerID, skip, limit int64) ([]Ticket, error) {
-	return s.tickets(ctx, s.read, "WHERE owner_id = ? ORDER BY id LIMIT ? OFFSET ?", ownerID, limit, skip)
+func (s *Store) ListTicketsOf(ctx context.Context, ownerID int64, p page) ([]Ticket, error) {
+	return s.tickets(ctx, s.read, "WHERE owner_id = ? AND id > ? ORDER BY id LIMIT ? OFFSET ?",
+		ownerID, p.after, p.limit, p.skip)
 }
 
 // CreateTicket files t about employee employeeID, owned by user ownerID.
