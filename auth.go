@@ -50,7 +50,7 @@ func withHashSlot(ctx context.Context, f func()) error {
 // garbage collector frees the last hashes' memory before a new one is
 // taken, instead of letting the heap double first.
 func hashMemoryLimit(memoryKiB uint32) int64 {
-	return int64(cap(hashSlots))*int64(memoryKiB)*1024 + 64<<20
+	return int64(cap(hashSlots))*int64(memoryKiB)*1024 + 32<<20
 }
 
 // bcryptInput is what bcrypt reads of a password: its first 72 bytes (the
@@ -191,10 +191,18 @@ type tokens struct {
 	key      []byte
 	lifetime time.Duration
 	parser   *jwt.Parser
+
+	// verified remembers tokens whose signature and claims were checked:
+	// the same string needs no second check, only its expiry. Bounded: it
+	// starts over when full.
+	mu       sync.Mutex
+	verified map[string]*claims
 }
 
+const maxVerifiedTokens = 10000
+
 func newTokens(secret string, lifetime time.Duration) *tokens {
-	return &tokens{key: []byte(secret), lifetime: lifetime,
+	return &tokens{key: []byte(secret), lifetime: lifetime, verified: map[string]*claims{},
 		// HS256 only: "none", other HMAC sizes and RSA/EC are all refused.
 		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())}
 }
@@ -222,6 +230,28 @@ var (
 
 // parse checks a token's signature, algorithm and claims.
 func (t *tokens) parse(raw string) (*claims, error) {
+	t.mu.Lock()
+	c, seen := t.verified[raw]
+	t.mu.Unlock()
+	if seen {
+		if !time.Now().Before(c.ExpiresAt.Time) {
+			return nil, errTokenExpired
+		}
+		return c, nil
+	}
+	c, err := t.verify(raw)
+	if err == nil {
+		t.mu.Lock()
+		if len(t.verified) >= maxVerifiedTokens {
+			clear(t.verified)
+		}
+		t.verified[raw] = c
+		t.mu.Unlock()
+	}
+	return c, err
+}
+
+func (t *tokens) verify(raw string) (*claims, error) {
 	c := &claims{}
 	_, err := t.parser.ParseWithClaims(raw, c, func(*jwt.Token) (any, error) { return t.key, nil })
 	switch {

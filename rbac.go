@@ -128,7 +128,7 @@ func (a *app) authenticate(r *http.Request) (*User, *claims, error) {
 	} else if err != nil {
 		return nil, nil, errCouldNotValidate
 	}
-	u, err := a.store.UserByUsername(r.Context(), c.Subject)
+	u, err := a.store.AuthUser(r.Context(), c.Subject)
 	if errors.Is(err, errUserNotFound) {
 		return nil, nil, errIncorrectLogin
 	} else if err != nil {

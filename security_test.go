@@ -341,7 +341,36 @@ func TestAbandonedLoginIsNotHashed(t *testing.T) {
 	if time.Since(start) > 2*time.Second {
 		t.Fatal("the gone caller waited for a slot")
 	}
-	if hashMemoryLimit(65536) != int64(cap(hashSlots))*64<<20+64<<20 {
+	if hashMemoryLimit(65536) != int64(cap(hashSlots))*64<<20+32<<20 {
 		t.Fatalf("memory limit %d", hashMemoryLimit(65536))
 	}
+}
+
+// TestUserCacheNeverOutlivesAChange: the user a request authenticates as is
+// cached, but a change committed by anyone — this server or another process
+// on the same file — is seen on the very next request.
+func TestUserCacheNeverOutlivesAChange(t *testing.T) {
+	ts := newTestServer(t)
+	u, token := ts.userWithToken("cached", "support")
+	ts.addUser("keepadmin", "admin")
+	for i := 0; i < 3; i++ { // warm the cache
+		ts.call("GET", "/status", token, nil).expect(200)
+	}
+	other, err := openStore(context.Background(), ts.cfg.databasePath(), discardLogger()) // "another process"
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.UpdateUser(context.Background(), u.ID, func(u *User) error { u.Disabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	ts.call("GET", "/status", token, nil).expect(400, "User disabled")
+	if _, err := other.UpdateUser(context.Background(), u.ID, func(u *User) error { u.Disabled = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	ts.call("GET", "/status", token, nil).expect(200)
+	if err := other.DeleteUser(context.Background(), u.ID); err != nil {
+		t.Fatal(err)
+	}
+	ts.call("GET", "/status", token, nil).expect(400, "Incorrect User name or password")
 }

@@ -54,6 +54,73 @@ type Store struct {
 	writerDone  chan struct{}
 	closeOnce   sync.Once
 	closeErr    error
+
+	watch *changeWatch // tells when the database changed, for the user cache
+	users userCache
+}
+
+// changeWatch tells whether the database may have changed: SQLite's PRAGMA
+// data_version, read on one connection kept for it, changes whenever any
+// other connection commits — this server's writer, or another process such
+// as `ticketapi set-password`. A cache that is emptied whenever it changes
+// never serves data older than the last commit.
+type changeWatch struct {
+	mu   sync.Mutex
+	conn *sql.Conn
+	stmt *sql.Stmt
+}
+
+func (w *changeWatch) version(ctx context.Context) (int64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var v int64
+	err := w.stmt.QueryRowContext(ctx).Scan(&v)
+	return v, err
+}
+
+// userCache keeps the users that requests authenticate as, valid for one
+// data_version: every request still asks the database whether anything
+// changed (a cheap question), but not for the user's row.
+type userCache struct {
+	mu      sync.Mutex
+	version int64
+	users   map[string]User
+}
+
+const maxCachedUsers = 10000
+
+// AuthUser is UserByUsername for authenticating a request: a disabled,
+// deleted or re-passworded user is seen on the very next request, because
+// the cache is emptied by any commit.
+func (s *Store) AuthUser(ctx context.Context, username string) (*User, error) {
+	v, err := s.watch.version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := &s.users
+	c.mu.Lock()
+	if c.version != v {
+		clear(c.users)
+		c.version = v
+	}
+	cached, ok := c.users[username]
+	c.mu.Unlock()
+	if ok {
+		cached.Role = slices.Clone(cached.Role) // the caller may change its copy
+		return &cached, nil
+	}
+	u, err := s.UserByUsername(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.version == v && len(c.users) < maxCachedUsers {
+		keep := *u
+		keep.Role = slices.Clone(u.Role)
+		c.users[username] = keep
+	}
+	c.mu.Unlock()
+	return u, nil
 }
 
 // pool is a connection pool that prepares each statement once and keeps it:
@@ -178,9 +245,15 @@ func openStore(ctx context.Context, path string, log *slog.Logger) (*Store, erro
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	read := &pool{DB: readDB}
-	read.SetMaxOpenConns(max(4, runtime.NumCPU()))
-	read.SetMaxIdleConns(max(4, runtime.NumCPU()))
+	read.SetMaxOpenConns(max(4, runtime.NumCPU()) + 1) // + 1: the change watch keeps one
+	read.SetMaxIdleConns(max(4, runtime.NumCPU()) + 1)
 	s.read = read
+	if s.watch, err = newChangeWatch(ctx, read); err != nil {
+		read.Close()
+		write.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	s.users.users = map[string]User{}
 	s.jobs, s.writerDone = make(chan writeJob, maxBatch), make(chan struct{})
 	go s.writeLoop()
 	return s, nil
@@ -192,7 +265,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.jobs)
 		<-s.writerDone
-		s.closeErr = errors.Join(s.read.Close(), s.write.Close())
+		s.closeErr = errors.Join(s.watch.stmt.Close(), s.watch.conn.Close(), s.read.Close(), s.write.Close())
 	})
 	return s.closeErr
 }
@@ -240,6 +313,19 @@ func backupDatabase(ctx context.Context, src, dest string) error {
 		return fmt.Errorf("backup %s failed its integrity check: %s", dest, result)
 	}
 	return nil
+}
+
+func newChangeWatch(ctx context.Context, read *pool) (*changeWatch, error) {
+	conn, err := read.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stmt, err := conn.PrepareContext(ctx, "PRAGMA data_version")
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &changeWatch{conn: conn, stmt: stmt}, nil
 }
 
 // now is the timestamp format of the original, in UTC.
