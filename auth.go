@@ -50,7 +50,7 @@ func withHashSlot(ctx context.Context, f func()) error {
 // garbage collector frees the last hashes' memory before a new one is
 // taken, instead of letting the heap double first.
 func hashMemoryLimit(memoryKiB uint32) int64 {
-	return int64(cap(hashSlots))*int64(memoryKiB)*1024 + 32<<20
+	return int64(cap(hashSlots))*int64(memoryKiB)*1024 + 64<<20
 }
 
 // bcryptInput is what bcrypt reads of a password: its first 72 bytes (the
