@@ -6,6 +6,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -81,23 +82,18 @@ const (
 	passwordSpecials    = "!@#$%^&*"
 )
 
-var compiled = map[string]*regexp.Regexp{}
-
-func pattern(p string) *regexp.Regexp {
-	re, ok := compiled[p]
-	if !ok {
-		re = regexp.MustCompile(p)
-		compiled[p] = re
-	}
-	return re
-}
-
-func init() {
+// compiled holds every pattern above, compiled once at start.
+var compiled = func() map[string]*regexp.Regexp {
+	res := map[string]*regexp.Regexp{}
 	for _, p := range []string{patternASCIILetters, patternNameLetters, patternPhone, patternEmail,
 		patternDate, patternAddress, patternTicketText, patternDescription, patternGrantType} {
-		pattern(p)
+		res[p] = regexp.MustCompile(p)
 	}
-}
+	return res
+}()
+
+// pattern is the compiled form of one of the pattern constants.
+func pattern(p string) *regexp.Regexp { return compiled[p] }
 
 // fieldError is one entry of a 422 validation answer, in FastAPI's shape.
 type fieldError struct {
@@ -121,25 +117,21 @@ type input struct {
 	dead   bool // the body was no JSON object: its problem is reported once, fields read as empty
 }
 
-// newInput decodes a body that must be one JSON object.
+// newInput decodes a body that must be one JSON object, in one pass; only
+// a body that is valid JSON but no object is decoded again, to show it.
 func newInput(body []byte) (*input, error) {
 	in := &input{}
-	var raw any
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil || dec.More() {
-		msg := "JSON decode error"
-		if err != nil {
-			msg += ": " + err.Error()
-		}
-		return nil, validationError{{Type: "json_invalid", Loc: []any{"body", 0}, Msg: msg, Input: map[string]any{}}}
-	}
-	if _, isObject := raw.(map[string]any); !isObject {
+	err := json.Unmarshal(body, &in.fields)
+	var notObject *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &notObject) || err == nil && in.fields == nil: // an array, a string, a number, null
+		var raw any
+		json.Unmarshal(body, &raw)
 		return nil, validationError{{Type: "model_attributes_type", Loc: []any{"body"},
 			Msg: "Input should be a valid dictionary or object to extract attributes from", Input: raw}}
-	}
-	if err := json.Unmarshal(body, &in.fields); err != nil {
-		return nil, validationError{{Type: "json_invalid", Loc: []any{"body", 0}, Msg: "JSON decode error", Input: map[string]any{}}}
+	case err != nil:
+		return nil, validationError{{Type: "json_invalid", Loc: []any{"body", 0},
+			Msg: "JSON decode error: " + err.Error(), Input: map[string]any{}}}
 	}
 	return in, nil
 }
@@ -384,7 +376,7 @@ func unknownRole(roles []string) (string, bool) {
 	return "", false
 }
 
-// parseID reads an integer from a path or query value; an out-of-range
+// parseInt reads an integer from a path or query value; an out-of-range
 // integer is a validation problem, not a crash.
 func parseInt(where, name, value string) (int64, *fieldError) {
 	n, err := strconv.ParseInt(value, 10, 64)
