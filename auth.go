@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -279,12 +280,74 @@ func grantedScopes(requested string, declared map[string]string) []string {
 	return granted
 }
 
-// loginThrottle slows and then refuses password guessing. It counts failed
+// throttle slows and then refuses password guessing. It counts failed
 // logins per (username, client address) pair and per client address: a pair
-// is refused after maxPerPair failures within window, a client after
-// maxPerClient. Keying on the pair means an attacker elsewhere cannot lock a
-// real user out. The table is bounded: entries expire after window, and when
-// it is full an arbitrary entry is dropped to make room.
+// is refused after max_failures_per_user failures within the window, a
+// client after max_failures_per_client. Keying on the pair means an
+// attacker elsewhere cannot lock a real user out.
+//
+// A SQLite server is one process and keeps the counts in memory
+// (loginThrottle); instances sharing a PostgreSQL database keep them in it
+// (sharedThrottle), so a guesser gains nothing by spreading over instances.
+type throttle interface {
+	// blocked tells how long the pair or the client must still wait (0: may try).
+	blocked(username, client string) time.Duration
+	// failed counts a failed login and tells how long to hold back its answer.
+	failed(username, client string) time.Duration
+	// succeeded clears the pair's failures (not the client's).
+	succeeded(username, client string)
+}
+
+// failures is the count of one key within its window.
+type failures struct {
+	count        int
+	since        time.Time // the first failure of the current window
+	blockedUntil time.Time
+}
+
+// next is f after one more failure at now: a window that is over (and not
+// blocked) starts again; reaching limit blocks the key for one window.
+func (f failures) next(now time.Time, window time.Duration, limit int) failures {
+	if f.count == 0 || now.Sub(f.since) > window && !f.blockedUntil.After(now) {
+		f = failures{since: now}
+	}
+	f.count++
+	if f.count >= limit {
+		f.blockedUntil = now.Add(window)
+	}
+	return f
+}
+
+// expired tells whether f no longer counts at now.
+func (f failures) expired(now time.Time, window time.Duration) bool {
+	return now.Sub(f.since) > window && !f.blockedUntil.After(now)
+}
+
+// holdBack is how long to delay the answer to a pair's failed login:
+// nothing for the first half of the allowed failures, then a little more
+// each time.
+func holdBack(count, maxPerPair int) time.Duration {
+	if count <= maxPerPair/2 {
+		return 0
+	}
+	return min(time.Duration(count-maxPerPair/2)*250*time.Millisecond, 2*time.Second)
+}
+
+func pairKey(username, client string) string { return "u\x00" + username + "\x00" + client }
+func clientKey(client string) string         { return "c\x00" + client }
+
+// newThrottle picks the throttle for the store's database.
+func newThrottle(c ThrottleConfig, store *Store) throttle {
+	if store.dialect == postgresDialect {
+		return &sharedThrottle{store: store, maxPerPair: c.MaxFailuresPerUser, maxPerClient: c.MaxFailuresPerClient,
+			window: time.Duration(c.WindowSeconds) * time.Second, now: time.Now}
+	}
+	return newLoginThrottle(c)
+}
+
+// loginThrottle keeps the counts in memory. The table is bounded: entries
+// expire after the window, and when it is full an arbitrary entry is
+// dropped to make room.
 type loginThrottle struct {
 	mu           sync.Mutex
 	entries      map[string]*failures
@@ -295,22 +358,12 @@ type loginThrottle struct {
 	now          func() time.Time
 }
 
-type failures struct {
-	count        int
-	since        time.Time // the first failure of the current window
-	blockedUntil time.Time
-}
-
 func newLoginThrottle(c ThrottleConfig) *loginThrottle {
 	return &loginThrottle{entries: map[string]*failures{}, maxPerPair: c.MaxFailuresPerUser,
 		maxPerClient: c.MaxFailuresPerClient, window: time.Duration(c.WindowSeconds) * time.Second,
 		maxEntries: c.MaxEntries, now: time.Now}
 }
 
-func pairKey(username, client string) string { return "u\x00" + username + "\x00" + client }
-func clientKey(client string) string         { return "c\x00" + client }
-
-// blocked tells how long the pair or the client must still wait (0: may try).
 func (t *loginThrottle) blocked(username, client string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -324,46 +377,32 @@ func (t *loginThrottle) blocked(username, client string) time.Duration {
 	return wait
 }
 
-// delay is how long to hold back the answer to a failed login: nothing for
-// the first half of the allowed failures, then a little more each time.
-func (t *loginThrottle) delay(username, client string) time.Duration {
+func (t *loginThrottle) failed(username, client string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	f := t.entries[pairKey(username, client)]
-	if f == nil || f.count <= t.maxPerPair/2 {
-		return 0
-	}
-	return min(time.Duration(f.count-t.maxPerPair/2)*250*time.Millisecond, 2*time.Second)
-}
-
-// failed counts a failed login.
-func (t *loginThrottle) failed(username, client string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.count(pairKey(username, client), t.maxPerPair)
+	pair := t.count(pairKey(username, client), t.maxPerPair)
 	t.count(clientKey(client), t.maxPerClient)
+	return holdBack(pair.count, t.maxPerPair)
 }
 
-func (t *loginThrottle) count(key string, limit int) {
+func (t *loginThrottle) count(key string, limit int) failures {
 	now := t.now()
 	f := t.entries[key]
-	if f == nil || now.Sub(f.since) > t.window && !f.blockedUntil.After(now) {
-		if f == nil && len(t.entries) >= t.maxEntries {
+	if f == nil {
+		if len(t.entries) >= t.maxEntries {
 			t.makeRoom(now)
 		}
-		f = &failures{since: now}
+		f = &failures{}
 		t.entries[key] = f
 	}
-	f.count++
-	if f.count >= limit {
-		f.blockedUntil = now.Add(t.window)
-	}
+	*f = f.next(now, t.window, limit)
+	return *f
 }
 
 // makeRoom drops expired entries, or, if none has expired, one entry.
 func (t *loginThrottle) makeRoom(now time.Time) {
 	for key, f := range t.entries {
-		if now.Sub(f.since) > t.window && !f.blockedUntil.After(now) {
+		if f.expired(now, t.window) {
 			delete(t.entries, key)
 		}
 	}
@@ -375,7 +414,6 @@ func (t *loginThrottle) makeRoom(now time.Time) {
 	}
 }
 
-// succeeded clears the pair's failures (not the client's).
 func (t *loginThrottle) succeeded(username, client string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -387,6 +425,69 @@ func (t *loginThrottle) size() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.entries)
+}
+
+// sharedThrottle keeps the counts in the database's login_failures table,
+// updated inside write transactions, which are serialized across instances
+// (see store.go), so concurrent failures on two instances both count.
+// Expired rows are deleted now and then. If the database cannot be reached
+// the throttle lets the attempt through: the login itself then fails on the
+// same database.
+type sharedThrottle struct {
+	store        *Store
+	maxPerPair   int
+	maxPerClient int
+	window       time.Duration
+	now          func() time.Time
+	calls        atomic.Int64
+}
+
+// throttleTimeout bounds each of the throttle's queries.
+const throttleTimeout = 5 * time.Second
+
+func (t *sharedThrottle) blocked(username, client string) time.Duration {
+	ctx, cancel := context.WithTimeout(context.Background(), throttleTimeout)
+	defer cancel()
+	counts, err := t.store.LoginFailures(ctx, pairKey(username, client), clientKey(client))
+	if err != nil {
+		t.store.log.Error("login throttle: read failures", "err", err)
+		return 0
+	}
+	now := t.now()
+	var wait time.Duration
+	for _, f := range counts {
+		if f.blockedUntil.After(now) {
+			wait = max(wait, f.blockedUntil.Sub(now))
+		}
+	}
+	return wait
+}
+
+func (t *sharedThrottle) failed(username, client string) time.Duration {
+	ctx, cancel := context.WithTimeout(context.Background(), throttleTimeout)
+	defer cancel()
+	now := t.now()
+	limits := map[string]int{pairKey(username, client): t.maxPerPair, clientKey(client): t.maxPerClient}
+	var expireBefore time.Time
+	if t.calls.Add(1)%100 == 1 {
+		expireBefore = now.Add(-t.window)
+	}
+	counts, err := t.store.AddLoginFailure(ctx, func(key string, f failures) failures {
+		return f.next(now, t.window, limits[key])
+	}, now, expireBefore, pairKey(username, client), clientKey(client))
+	if err != nil {
+		t.store.log.Error("login throttle: count a failure", "err", err)
+		return 0
+	}
+	return holdBack(counts[pairKey(username, client)].count, t.maxPerPair)
+}
+
+func (t *sharedThrottle) succeeded(username, client string) {
+	ctx, cancel := context.WithTimeout(context.Background(), throttleTimeout)
+	defer cancel()
+	if err := t.store.ForgetLoginFailures(ctx, pairKey(username, client)); err != nil {
+		t.store.log.Error("login throttle: clear failures", "err", err)
+	}
 }
 
 // clientAddress is the address a request came from: the TCP peer, or, when

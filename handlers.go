@@ -35,14 +35,14 @@ type app struct {
 	tokens   *tokens
 	roles    map[string][]string
 	mux      *http.ServeMux
-	throttle *loginThrottle
+	throttle throttle
 	trusted  []netip.Prefix // proxies whose X-Forwarded-For is believed
 }
 
 func newApp(cfg *Config, store *Store, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, store: store, log: log, hasher: newHasher(cfg),
 		tokens: newTokens(cfg.Auth.SecretKey, time.Duration(cfg.Auth.ExpireMinutes)*time.Minute),
-		roles:  routeRoles(cfg.RBAC), mux: http.NewServeMux(), throttle: newLoginThrottle(cfg.LoginThrottle)}
+		roles:  routeRoles(cfg.RBAC), mux: http.NewServeMux(), throttle: newThrottle(cfg.LoginThrottle, store)}
 	var err error
 	if a.trusted, err = cfg.trustedProxies(); err != nil {
 		return nil, err
@@ -184,8 +184,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		return // the client went away while its login waited for a hashing slot
 	}
 	if !ok {
-		a.throttle.failed(username, client)
-		if d := a.throttle.delay(username, client); d > 0 {
+		if d := a.throttle.failed(username, client); d > 0 {
 			select { // slow down a guesser, but not past the client's patience
 			case <-time.After(d):
 			case <-r.Context().Done():

@@ -80,7 +80,7 @@ func newFlags(name string, stderr io.Writer) *commonFlags {
 	f := &commonFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
 	f.fs.SetOutput(stderr)
 	f.fs.StringVar(&f.configPath, "config", "", "config file (default ./config.json when present, else built-in defaults)")
-	f.fs.StringVar(&f.db, "db", "", "database path (overrides the config)")
+	f.fs.StringVar(&f.db, "db", "", "SQLite database path or postgres:// URL (overrides the config)")
 	return f
 }
 
@@ -153,7 +153,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("ticketapi listening", "addr", ln.Addr().String(), "db", cfg.databasePath(), "version", version)
+	logger.Info("ticketapi listening", "addr", ln.Addr().String(), "db", displayName(cfg.databasePath()), "version", version)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -204,7 +204,7 @@ func notifySystemd(state string, logger *slog.Logger) {
 func bootstrapAdmin(ctx context.Context, store *Store, cfg *Config, logger *slog.Logger) error {
 	n, err := store.CountUsers(ctx)
 	if err != nil || n > 0 {
-		return err
+		return err // quick answer without hashing; CreateFirstUser makes sure
 	}
 	password, generated := os.Getenv("TICKETAPI_ADMIN_PASSWORD"), false
 	if password == "" {
@@ -218,8 +218,12 @@ func bootstrapAdmin(ctx context.Context, store *Store, cfg *Config, logger *slog
 	}
 	admin := User{Username: "admin", FirstName: "Admin", LastName: "Admin", Phone: "+0000000000",
 		Email: "admin@example.com", Role: []string{"admin"}, hashedPassword: hash}
-	if _, err := store.CreateUser(ctx, &admin); err != nil {
+	created, err := store.CreateFirstUser(ctx, &admin)
+	if err != nil {
 		return fmt.Errorf("create first admin: %w", err)
+	}
+	if !created { // another instance on the same database was first
+		return nil
 	}
 	if generated {
 		logger.Warn("created the first user \"admin\" with a generated password; it is shown only this once, change it after logging in",
@@ -463,7 +467,8 @@ func (c *Config) trustedProxies() ([]netip.Prefix, error) {
 	return prefixes, nil
 }
 
-// databasePath is where the SQLite file lives. database_url wins; the
+// databasePath is the database: a postgres:// URL or where the SQLite
+// file lives. database_url wins; the
 // original's sqlite_db_path ("/sql_app/sql_app.db") was relative to the
 // folder the original ran from, so it is read relative to the working
 // directory even with its leading slash.
@@ -486,6 +491,12 @@ func (c *Config) resolveSecret() error {
 	}
 	if c.Auth.SecretKey == "" {
 		file := c.Auth.SecretKeyFile
+		if file == "" && isPostgresURL(c.databasePath()) {
+			// Every instance must sign with the same key, and a file
+			// made here would be this host's alone.
+			return errors.New("with a PostgreSQL database_url, give every instance the same secret key: " +
+				"set TICKETAPI_SECRET_KEY or auth.SECRET_KEY_FILE")
+		}
 		if file == "" {
 			file = filepath.Join(filepath.Dir(c.databasePath()), "secret.key")
 		}

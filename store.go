@@ -3,11 +3,17 @@ package main
 // store.go: every SQL statement the server runs, the schema, and the
 // migrations that upgrade the original project's database files in place.
 //
-// SQLite is set up for a server: the pragmas are in the connection string so
-// every pooled connection has them; writes go through a pool of one
-// connection that starts its transactions with BEGIN IMMEDIATE, so writers
-// queue instead of failing with "database is locked", and reads use their
-// own pool, which WAL lets run beside the writer.
+// Two databases, one store: SQLite (the default, one file) and PostgreSQL
+// (for several instances behind a load balancer). The queries are written
+// once, with ? placeholders, in the SQL both understand; everything that
+// differs is in the "dialects" section below.
+//
+// Writes go through one writer connection per process, and every write
+// transaction first takes the database's write lock (SQLite: BEGIN
+// IMMEDIATE; PostgreSQL: an advisory lock shared by all instances), so
+// writes happen one at a time everywhere and a check made inside a write
+// (is this email taken? is this the last admin?) still holds at commit.
+// Reads use their own pool and run beside the writer.
 
 import (
 	"context"
@@ -16,14 +22,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite"
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // failure is an expected failure, named as in the config's raise_error
@@ -48,14 +59,14 @@ const (
 // Store is the database: one writer connection, a pool of readers.
 type Store struct {
 	write, read *pool
+	dialect     *dialect
 	log         *slog.Logger
-	path        string
 	jobs        chan writeJob // writes waiting for writeLoop
 	writerDone  chan struct{}
 	closeOnce   sync.Once
 	closeErr    error
 
-	watch *changeWatch // tells when the database changed, for the user cache
+	watch *changeWatch // SQLite only: tells when the database changed, for the user cache
 	users userCache
 }
 
@@ -92,7 +103,13 @@ const maxCachedUsers = 10000
 // AuthUser is UserByUsername for authenticating a request: a disabled,
 // deleted or re-passworded user is seen on the very next request, because
 // the cache is emptied by any commit.
+//
+// PostgreSQL has no cheap "did anything change" question that sees the
+// commits of other instances at once, so there every request reads the user.
 func (s *Store) AuthUser(ctx context.Context, username string) (*User, error) {
+	if s.watch == nil {
+		return s.UserByUsername(ctx, username)
+	}
 	v, err := s.watch.version(ctx)
 	if err != nil {
 		return nil, err
@@ -128,14 +145,15 @@ func (s *Store) AuthUser(ctx context.Context, username string) (*User, error) {
 // database/sql would compile it again on every call.
 type pool struct {
 	*sql.DB
-	stmts sync.Map // query text → *sql.Stmt
+	dialect *dialect
+	stmts   sync.Map // query text → *sql.Stmt
 }
 
 func (p *pool) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := p.stmts.Load(query); ok {
 		return st.(*sql.Stmt), nil
 	}
-	st, err := p.DB.PrepareContext(ctx, query)
+	st, err := p.DB.PrepareContext(ctx, p.dialect.rebind(query))
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +167,7 @@ func (p *pool) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 func (p *pool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	st, err := p.stmt(ctx, query)
 	if err != nil {
-		return p.DB.QueryRowContext(ctx, query, args...) // reports the same error
+		return p.DB.QueryRowContext(ctx, p.dialect.rebind(query), args...) // reports the same error
 	}
 	return st.QueryRowContext(ctx, args...)
 }
@@ -192,21 +210,21 @@ func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) *s
 	if st := t.prepared(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return t.Tx.QueryRowContext(ctx, query, args...)
+	return t.Tx.QueryRowContext(ctx, t.p.dialect.rebind(query), args...)
 }
 
 func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := t.prepared(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	return t.Tx.QueryContext(ctx, query, args...)
+	return t.Tx.QueryContext(ctx, t.p.dialect.rebind(query), args...)
 }
 
 func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st := t.prepared(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
-	return t.Tx.ExecContext(ctx, query, args...)
+	return t.Tx.ExecContext(ctx, t.p.dialect.rebind(query), args...)
 }
 
 // sqliteDSN is the connection string of a pool: writer transactions begin
@@ -224,38 +242,82 @@ func sqliteDSN(path string, writer, readOnly bool) string {
 	return dsn
 }
 
-// openStore opens (or creates) the database file and brings its schema up
-// to date.
-func openStore(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
-	writeDB, err := sql.Open("sqlite", sqliteDSN(path, true, false))
+// isPostgresURL tells whether a database_url names a PostgreSQL database;
+// anything else is the path of a SQLite file.
+func isPostgresURL(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// displayName is a database_url fit for logs and error messages: a
+// PostgreSQL URL loses its password.
+func displayName(dbURL string) string {
+	if !isPostgresURL(dbURL) {
+		return dbURL
+	}
+	u, err := url.Parse(dbURL)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return "postgres://(unparsable URL)"
 	}
-	write := &pool{DB: writeDB}
-	write.SetMaxOpenConns(1)
-	write.SetConnMaxIdleTime(0)
-	s := &Store{write: write, log: log, path: path}
-	if err := s.migrate(ctx); err != nil {
-		write.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
-	readDB, err := sql.Open("sqlite", sqliteDSN(path, false, true))
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// openStore opens the database that dbURL names (postgres://... or a
+// SQLite file, created if missing) and brings its schema up to date.
+func openStore(ctx context.Context, dbURL string, log *slog.Logger) (*Store, error) {
+	s, err := openPools(ctx, dbURL, log)
 	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
-	read := &pool{DB: readDB}
-	read.SetMaxOpenConns(max(4, runtime.NumCPU()) + 1) // + 1: the change watch keeps one
-	read.SetMaxIdleConns(max(4, runtime.NumCPU()) + 1)
-	s.read = read
-	if s.watch, err = newChangeWatch(ctx, read); err != nil {
-		read.Close()
-		write.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, fmt.Errorf("open database %s: %w", displayName(dbURL), err)
 	}
 	s.users.users = map[string]User{}
 	s.jobs, s.writerDone = make(chan writeJob, maxBatch), make(chan struct{})
 	go s.writeLoop()
+	return s, nil
+}
+
+func openPools(ctx context.Context, dbURL string, log *slog.Logger) (*Store, error) {
+	d, driver, writeDSN, readDSN := sqliteDialect, "sqlite", sqliteDSN(dbURL, true, false), sqliteDSN(dbURL, false, true)
+	if isPostgresURL(dbURL) {
+		d, driver, writeDSN, readDSN = postgresDialect, "pgx", dbURL, dbURL
+	}
+	writeDB, err := sql.Open(driver, writeDSN)
+	if err != nil {
+		return nil, err
+	}
+	write := &pool{DB: writeDB, dialect: d}
+	write.SetMaxOpenConns(1)
+	write.SetConnMaxIdleTime(0)
+	s := &Store{write: write, dialect: d, log: log}
+	if err := s.migrate(ctx); err != nil {
+		write.Close()
+		return nil, err
+	}
+	readDB, err := sql.Open(driver, readDSN)
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	s.read = &pool{DB: readDB, dialect: d}
+	readers := max(4, runtime.NumCPU())
+	if d == sqliteDialect {
+		readers++ // the change watch keeps one
+		if s.watch, err = newChangeWatch(ctx, s.read); err != nil {
+			readDB.Close()
+			write.Close()
+			return nil, err
+		}
+	} else {
+		readers *= 2 // a PostgreSQL query waits on the network as well as on the CPU
+	}
+	s.read.SetMaxOpenConns(readers)
+	s.read.SetMaxIdleConns(readers)
 	return s, nil
 }
 
@@ -265,7 +327,10 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.jobs)
 		<-s.writerDone
-		s.closeErr = errors.Join(s.watch.stmt.Close(), s.watch.conn.Close(), s.read.Close(), s.write.Close())
+		if s.watch != nil {
+			s.closeErr = errors.Join(s.watch.stmt.Close(), s.watch.conn.Close())
+		}
+		s.closeErr = errors.Join(s.closeErr, s.read.Close(), s.write.Close())
 	})
 	return s.closeErr
 }
@@ -283,6 +348,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // created readable by its owner only (it holds password hashes), and the
 // copy is checked with PRAGMA integrity_check before backupDatabase returns.
 func backupDatabase(ctx context.Context, src, dest string) error {
+	if isPostgresURL(src) {
+		return errors.New("backup copies a SQLite file; back up PostgreSQL with its own tools (pg_dump)")
+	}
 	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("backup: database %s: %w", src, err)
 	}
@@ -342,7 +410,11 @@ func now() string { return time.Now().UTC().Format(time.DateTime) }
 func (s *Store) inTx(ctx context.Context, f func(*txn) error) error {
 	job := writeJob{ctx: ctx, f: f, done: make(chan error, 1)}
 	s.jobs <- job
-	return <-job.done
+	err := <-job.done
+	if f, ok := uniqueViolation(err); ok {
+		return f // another write got there first: the same answer as the store's own check
+	}
+	return err
 }
 
 // writeJob is one caller's write, waiting for the writer.
@@ -381,6 +453,11 @@ func (s *Store) commitBatch(batch []writeJob) {
 	ctx := context.Background()
 	results := make([]error, len(batch))
 	tx, err := s.write.BeginTx(ctx, nil)
+	if err == nil && s.dialect.beginWrite != "" {
+		if _, err = tx.ExecContext(ctx, s.dialect.beginWrite); err != nil {
+			tx.Rollback()
+		}
+	}
 	if err == nil {
 		t := &txn{Tx: tx, p: s.write}
 		if len(batch) == 1 { // alone in its transaction: no savepoint needed
@@ -450,8 +527,8 @@ type page struct {
 // Nullable columns are read with COALESCE: files written by the original
 // declare every column nullable.
 const userColumns = `id, COALESCE(username, ''), COALESCE(first_name, ''), COALESCE(last_name, ''),
-	COALESCE(phone, ''), COALESCE(email, ''), COALESCE(role, '[]'), COALESCE(disabled, 0),
-	COALESCE(login_denied, 0), COALESCE(hashed_password, ''), COALESCE(created, ''), updated`
+	COALESCE(phone, ''), COALESCE(email, ''), COALESCE(role, '[]'), COALESCE(disabled, false),
+	COALESCE(login_denied, false), COALESCE(hashed_password, ''), COALESCE(created, ''), updated`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -564,16 +641,35 @@ func (s *Store) CreateUser(ctx context.Context, u *User) (*User, error) {
 		if err := checkUserUnique(ctx, tx, u); err != nil {
 			return err
 		}
-		u.Created, u.Updated = now(), nil
-		return tx.QueryRowContext(ctx, `INSERT INTO users (username, first_name, last_name, phone, email, role,
-			disabled, login_denied, hashed_password, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			u.Username, u.FirstName, u.LastName, u.Phone, u.Email, roleJSON(u.Role), u.Disabled, u.LoginDenied,
-			u.hashedPassword, u.Created).Scan(&u.ID)
+		return insertUser(ctx, tx, u)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return u, nil
+}
+
+func insertUser(ctx context.Context, tx *txn, u *User) error {
+	u.Created, u.Updated = now(), nil
+	return tx.QueryRowContext(ctx, `INSERT INTO users (username, first_name, last_name, phone, email, role,
+		disabled, login_denied, hashed_password, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		u.Username, u.FirstName, u.LastName, u.Phone, u.Email, roleJSON(u.Role), u.Disabled, u.LoginDenied,
+		u.hashedPassword, u.Created).Scan(&u.ID)
+}
+
+// CreateFirstUser inserts u only if there is no user at all, and tells
+// whether it did: instances starting together on a new database create one
+// first admin between them.
+func (s *Store) CreateFirstUser(ctx context.Context, u *User) (created bool, err error) {
+	err = s.inTx(ctx, func(tx *txn) error {
+		found, err := exists(ctx, tx, "SELECT 1 FROM users")
+		if err != nil || found {
+			return err
+		}
+		created = true
+		return insertUser(ctx, tx, u)
+	})
+	return created && err == nil, err
 }
 
 // UpdateUser loads user id, lets change edit it, checks the result and
@@ -640,10 +736,11 @@ func (u *User) activeAdmin() bool {
 
 // checkOtherAdmin refuses a change that would leave no active admin but
 // user id. It runs inside the write transaction making the change, and
-// writes are serialized, so two requests cannot both pass it.
+// writes are serialized (on PostgreSQL across every instance, by the write
+// lock), so two requests cannot both pass it.
 func checkOtherAdmin(ctx context.Context, tx *txn, id int64) error {
-	other, err := exists(ctx, tx, `SELECT 1 FROM users WHERE id != ? AND NOT COALESCE(disabled, 0)
-		AND NOT COALESCE(login_denied, 0) AND EXISTS (SELECT 1 FROM json_each(users.role) WHERE value = 'admin')`, id)
+	other, err := exists(ctx, tx, `SELECT 1 FROM users WHERE id != ? AND NOT COALESCE(disabled, false)
+		AND NOT COALESCE(login_denied, false) AND `+tx.p.dialect.adminRole, id)
 	if err != nil || other {
 		return err
 	}
@@ -670,7 +767,7 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 			return errUserOwnsTickets
 		}
 		_, err = tx.ExecContext(ctx, "DELETE FROM users WHERE id = ?", id)
-		return err
+		return orFailure(err, foreignKeyViolation, errUserOwnsTickets)
 	})
 }
 
@@ -799,7 +896,7 @@ func (s *Store) DeleteEmployee(ctx context.Context, id int64) error {
 			return errEmployeeHasTickets
 		}
 		_, err = tx.ExecContext(ctx, "DELETE FROM employees WHERE id = ?", id)
-		return err
+		return orFailure(err, foreignKeyViolation, errEmployeeHasTickets)
 	})
 }
 
@@ -859,13 +956,16 @@ func (s *Store) CreateTicket(ctx context.Context, employeeID, ownerID int64, t *
 	err := s.inTx(ctx, func(tx *txn) error {
 		t.EmployeeID, t.OwnerID, t.Created, t.Updated = employeeID, ownerID, now(), nil
 		// One statement: it inserts nothing (no row) when the employee does not exist.
+		// The CASTs tell PostgreSQL the parameters' types, which it cannot
+		// guess from a SELECT list.
 		err := tx.QueryRowContext(ctx, `INSERT INTO tickets (title, description, status, employee_id, owner_id,
-			created) SELECT ?, ?, ?, id, ?, ? FROM employees WHERE id = ? RETURNING id`,
+			created) SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), id, CAST(? AS BIGINT), CAST(? AS TEXT)
+			FROM employees WHERE id = ? RETURNING id`,
 			t.Title, t.Description, t.Status, ownerID, t.Created, employeeID).Scan(&t.ID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errEmployeeNotFound
 		}
-		return err
+		return orFailure(err, foreignKeyViolation, errUserNotFound) // the owner was deleted meanwhile
 	})
 	if err != nil {
 		return nil, err
@@ -903,10 +1003,81 @@ func (s *Store) DeleteTicket(ctx context.Context, id int64) error {
 	})
 }
 
+// ---- Login failures (the shared login throttle, PostgreSQL only) ----
+
+// LoginFailures reads the throttle's counts of keys (missing keys: none).
+func (s *Store) LoginFailures(ctx context.Context, keys ...string) (map[string]failures, error) {
+	counts := map[string]failures{}
+	for _, key := range keys {
+		f, err := loginFailures(ctx, s.read, key)
+		if err != nil {
+			return nil, err
+		}
+		counts[key] = f
+	}
+	return counts, nil
+}
+
+func loginFailures(ctx context.Context, q queryer, key string) (failures, error) {
+	var f failures
+	var since, until int64
+	err := q.QueryRowContext(ctx, "SELECT count, since, blocked_until FROM login_failures WHERE key = ?", key).
+		Scan(&f.count, &since, &until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return failures{}, nil
+	}
+	f.since, f.blockedUntil = time.UnixMilli(since), time.UnixMilli(until)
+	return f, err
+}
+
+// AddLoginFailure counts one failure for each key, update deciding each
+// new count from the old, all in one write; rows whose window ended before
+// expireBefore (when not zero) and are not blocked at now are deleted.
+func (s *Store) AddLoginFailure(ctx context.Context, update func(key string, f failures) failures,
+	now, expireBefore time.Time, keys ...string) (map[string]failures, error) {
+	counts := map[string]failures{}
+	err := s.inTx(ctx, func(tx *txn) error {
+		if !expireBefore.IsZero() {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM login_failures WHERE since < ? AND blocked_until <= ?",
+				expireBefore.UnixMilli(), now.UnixMilli()); err != nil {
+				return err
+			}
+		}
+		for _, key := range keys {
+			f, err := loginFailures(ctx, tx, key)
+			if err != nil {
+				return err
+			}
+			f = update(key, f)
+			counts[key] = f
+			if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (key, count, since, blocked_until)
+				VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET count = excluded.count,
+				since = excluded.since, blocked_until = excluded.blocked_until`,
+				key, f.count, f.since.UnixMilli(), f.blockedUntil.UnixMilli()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return counts, err
+}
+
+// ForgetLoginFailures deletes the counts of keys.
+func (s *Store) ForgetLoginFailures(ctx context.Context, keys ...string) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		for _, key := range keys {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM login_failures WHERE key = ?", key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // ---- Schema and migrations ----
 
-// schemaTables is the current schema. AUTOINCREMENT keeps ids from being
-// handed out again after a delete; the foreign keys keep tickets from
+// schemaTables is the current SQLite schema. AUTOINCREMENT keeps ids from
+// being handed out again after a delete; the foreign keys keep tickets from
 // pointing at nothing.
 const schemaTables = `
 CREATE TABLE users (
@@ -948,6 +1119,58 @@ CREATE TABLE tickets (
 	updated VARCHAR(19)
 );`
 
+// postgresTables is the same schema for PostgreSQL: identity columns (which,
+// like AUTOINCREMENT, never hand an id out twice), TEXT where SQLite's
+// VARCHAR(n) only documented a length (the API checks lengths; rows copied
+// from the original must fit whatever it stored), timestamps as the same
+// text as in SQLite, so answers are identical. login_failures is the login
+// throttle's table, shared by every instance (see sharedThrottle in auth.go).
+const postgresTables = `
+CREATE TABLE users (
+	id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	username TEXT,
+	first_name TEXT,
+	last_name TEXT,
+	phone TEXT,
+	email TEXT,
+	role TEXT,
+	disabled BOOLEAN,
+	login_denied BOOLEAN,
+	hashed_password TEXT,
+	created TEXT,
+	updated TEXT
+);
+CREATE TABLE employees (
+	id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	first_name TEXT,
+	last_name TEXT,
+	nick_name TEXT,
+	phone TEXT,
+	email TEXT,
+	birthday TEXT,
+	country TEXT,
+	city TEXT,
+	address TEXT,
+	created TEXT,
+	updated TEXT
+);
+CREATE TABLE tickets (
+	id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	title TEXT,
+	description TEXT,
+	status TEXT,
+	employee_id BIGINT REFERENCES employees (id),
+	owner_id BIGINT REFERENCES users (id),
+	created TEXT,
+	updated TEXT
+);
+CREATE TABLE login_failures (
+	key TEXT PRIMARY KEY,
+	count INTEGER NOT NULL,
+	since BIGINT NOT NULL,
+	blocked_until BIGINT NOT NULL
+);`
+
 // schemaIndexes: the unique ones back up the checks the store makes itself;
 // the ticket indexes make reading an employee's or a user's tickets cheap.
 var schemaIndexes = []struct {
@@ -965,55 +1188,220 @@ var schemaIndexes = []struct {
 	{"ix_tickets_owner_id", "tickets", "owner_id", false},
 }
 
-// migrations[i] takes the schema from version i to i+1 (PRAGMA user_version).
-// Version 0 is an empty file or one written by the original.
-var migrations = []func(ctx context.Context, tx *sql.Tx, log *slog.Logger) error{
-	migrateFromOriginal,
+// ---- Dialects: everything that differs between SQLite and PostgreSQL ----
+
+// dialect is one database's way of doing the few things the two do
+// differently. The rest of the store is the same SQL for both.
+type dialect struct {
+	name string
+	// rebind turns the store's ? placeholders into the driver's.
+	rebind func(query string) string
+	// beginWrite runs first in every write transaction and takes the
+	// database's write lock (SQLite's BEGIN IMMEDIATE does it itself).
+	beginWrite string
+	// adminRole is a condition on users: its role, a JSON array, holds "admin".
+	adminRole string
+	// migrations[i] takes the schema from version i to i+1.
+	migrations []func(ctx context.Context, tx *sql.Tx, log *slog.Logger) error
+	// startMigration prepares conn for migrating, readVersion reads the
+	// schema version, writeVersion records it, and finishMigration undoes
+	// startMigration and checks the result.
+	startMigration  func(ctx context.Context, conn *sql.Conn) error
+	readVersion     func(ctx context.Context, conn *sql.Conn) (int, error)
+	writeVersion    func(ctx context.Context, tx *sql.Tx, version int) error
+	finishMigration func(ctx context.Context, conn *sql.Conn, log *slog.Logger) error
 }
 
-// migrate applies the missing migrations, each in its own transaction, with
-// foreign key checks off while tables are rebuilt (SQLite's documented way
-// to change a table), then reports any rows that break a foreign key.
+// writeLockKey names PostgreSQL's advisory lock that write transactions
+// take: any number, the same in every instance.
+const writeLockKey = 7_250_001
+
+// migrationLockKey is the advisory lock held while one instance migrates,
+// so that instances starting together do not migrate twice.
+const migrationLockKey = 7_250_002
+
+var sqliteDialect = &dialect{
+	name:       "sqlite",
+	rebind:     func(query string) string { return query },
+	adminRole:  `EXISTS (SELECT 1 FROM json_each(users.role) WHERE value = 'admin')`,
+	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{migrateFromOriginal},
+	// Tables are rebuilt with foreign key checks off, SQLite's documented
+	// way to change a table; any row that then breaks a foreign key is
+	// reported (and kept).
+	startMigration: func(ctx context.Context, conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF")
+		return err
+	},
+	readVersion: func(ctx context.Context, conn *sql.Conn) (v int, err error) {
+		err = conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+		return v, err
+	},
+	writeVersion: func(ctx context.Context, tx *sql.Tx, v int) error {
+		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v))
+		return err
+	},
+	finishMigration: func(ctx context.Context, conn *sql.Conn, log *slog.Logger) error {
+		if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = ON"); err != nil {
+			return err
+		}
+		return reportForeignKeyProblems(ctx, conn, log)
+	},
+}
+
+var postgresDialect = &dialect{
+	name:       "postgres",
+	rebind:     dollarPlaceholders,
+	beginWrite: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", writeLockKey),
+	adminRole:  `COALESCE(users.role, '[]')::jsonb @> '["admin"]'`,
+	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{createPostgresSchema},
+	startMigration: func(ctx context.Context, conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", migrationLockKey))
+		return err
+	},
+	readVersion: func(ctx context.Context, conn *sql.Conn) (v int, err error) {
+		var found bool
+		if err = conn.QueryRowContext(ctx, "SELECT to_regclass('schema_version') IS NOT NULL").Scan(&found); err != nil || !found {
+			return 0, err
+		}
+		err = conn.QueryRowContext(ctx, "SELECT version FROM schema_version").Scan(&v)
+		return v, err
+	},
+	writeVersion: func(ctx context.Context, tx *sql.Tx, v int) error {
+		_, err := tx.ExecContext(ctx, "UPDATE schema_version SET version = $1", v)
+		return err
+	},
+	finishMigration: func(ctx context.Context, conn *sql.Conn, log *slog.Logger) error {
+		_, err := conn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_unlock(%d)", migrationLockKey))
+		return err
+	},
+}
+
+// dollarPlaceholders numbers the ? placeholders of a query ($1, $2, ...),
+// as PostgreSQL wants them. A ? inside a quoted string stays as it is.
+func dollarPlaceholders(query string) string {
+	var b strings.Builder
+	n, quoted := 0, false
+	for i := 0; i < len(query); i++ {
+		switch c := query[i]; {
+		case c == '\'':
+			quoted = !quoted
+			b.WriteByte(c)
+		case c == '?' && !quoted:
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// uniqueViolation names the failure for an error that broke a unique index
+// (ix_users_email on PostgreSQL, "users.email" in SQLite's message): the
+// same failure the store's own checks give, on both databases.
+func uniqueViolation(err error) (failure, bool) {
+	if !duplicateKey(err) {
+		return "", false
+	}
+	index := err.Error()
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		index = pgErr.ConstraintName
+	}
+	switch index[strings.LastIndexAny(index, "._")+1:] {
+	case "username":
+		return errUsernameTaken, true
+	case "email":
+		return errEmailTaken, true
+	case "phone":
+		return errPhoneTaken, true
+	}
+	return "", false
+}
+
+// duplicateKey tells whether err broke a unique index.
+func duplicateKey(err error) bool {
+	var pgErr *pgconn.PgError
+	var liteErr *sqlite.Error
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" ||
+		errors.As(err, &liteErr) && liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+// foreignKeyViolation tells whether err broke a foreign key.
+func foreignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	var liteErr *sqlite.Error
+	return errors.As(err, &pgErr) && pgErr.Code == "23503" ||
+		errors.As(err, &liteErr) && liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// orFailure answers f instead of err when is(err).
+func orFailure(err error, is func(error) bool, f failure) error {
+	if err != nil && is(err) {
+		return f
+	}
+	return err
+}
+
+// migrate applies the missing migrations, each in its own transaction.
 func (s *Store) migrate(ctx context.Context) error {
+	d := s.dialect
 	conn, err := s.write.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	var version int
-	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+	if err := d.startMigration(ctx, conn); err != nil {
 		return err
 	}
-	if version > len(migrations) {
+	err = s.applyMigrations(ctx, conn)
+	return errors.Join(err, d.finishMigration(context.WithoutCancel(ctx), conn, s.log))
+}
+
+func (s *Store) applyMigrations(ctx context.Context, conn *sql.Conn) error {
+	d := s.dialect
+	version, err := d.readVersion(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if version > len(d.migrations) {
 		return fmt.Errorf("the database has schema version %d, newer than this ticketapi knows (%d): use a newer binary",
-			version, len(migrations))
+			version, len(d.migrations))
 	}
-	if version == len(migrations) {
-		return nil
-	}
-	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
-		return err
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON")
-	for v := version; v < len(migrations); v++ {
+	for v := version; v < len(d.migrations); v++ {
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		if err := migrations[v](ctx, tx, s.log); err != nil {
+		if err := d.migrations[v](ctx, tx, s.log); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
 		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+		if err := d.writeVersion(ctx, tx, v+1); err != nil {
 			tx.Rollback()
 			return err
 		}
 		if err := tx.Commit(); err != nil {
 			return err
 		}
-		s.log.Info("database schema migrated", "version", v+1)
+		s.log.Info("database schema migrated", "database", d.name, "version", v+1)
 	}
-	return reportForeignKeyProblems(ctx, conn, s.log)
+	return nil
+}
+
+// createPostgresSchema creates the schema in an empty PostgreSQL database.
+func createPostgresSchema(ctx context.Context, tx *sql.Tx, log *slog.Logger) error {
+	if _, err := tx.ExecContext(ctx, postgresTables+`
+		CREATE TABLE schema_version (version INTEGER NOT NULL);
+		INSERT INTO schema_version VALUES (0);`); err != nil {
+		return err
+	}
+	for _, ix := range schemaIndexes {
+		if err := createIndex(ctx, tx, ix.name, ix.table, ix.columns, ix.unique, log); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // migrateFromOriginal creates the schema on an empty file, or rebuilds the
@@ -1065,16 +1453,27 @@ func migrateFromOriginal(ctx context.Context, tx *sql.Tx, log *slog.Logger) erro
 // createIndex creates an index. A unique index that old rows already break
 // (the original's shipped file has two employees with one email) is created
 // plain instead, keeping those rows: the store's own checks hold new writes
-// to the rule, and the log says what was found.
+// to the rule, and the log says what was found. The savepoint lets the
+// transaction go on after the failed attempt (PostgreSQL requires it).
 func createIndex(ctx context.Context, tx *sql.Tx, name, table, columns string, unique bool, log *slog.Logger) error {
 	if unique {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT unique_index"); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, fmt.Sprintf("CREATE UNIQUE INDEX %s ON %s (%s)", name, table, columns))
-		if err == nil || !strings.Contains(err.Error(), "UNIQUE constraint failed") {
+		if err != nil && !duplicateKey(err) {
+			return err
+		}
+		if err == nil {
+			_, err = tx.ExecContext(ctx, "RELEASE unique_index")
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO unique_index"); err != nil {
 			return err
 		}
 		var dups string
-		tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT group_concat(v, ', ') FROM (SELECT %s AS v FROM %s
-			GROUP BY %s HAVING count(*) > 1)`, columns, table, columns)).Scan(&dups)
+		tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT string_agg(v, ', ') FROM (SELECT %s AS v FROM %s
+			GROUP BY %s HAVING count(*) > 1) AS d`, columns, table, columns)).Scan(&dups)
 		log.Warn("existing rows share a value that must be unique; keeping them, new writes must be unique",
 			"table", table, "column", columns, "duplicates", dups)
 	}
