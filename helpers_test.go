@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,7 +36,7 @@ func testConfig(t testing.TB) *Config {
 	if err := json.Unmarshal(defaultConfigJSON, cfg); err != nil {
 		t.Fatal(err)
 	}
-	cfg.DatabaseURL = filepath.Join(t.TempDir(), "test.db")
+	cfg.DatabaseURL = testDatabase(t)
 	cfg.Auth.SecretKey = testSecret
 	cfg.Auth.Argon2.MemoryKiB, cfg.Auth.Argon2.Iterations, cfg.Auth.Argon2.Parallelism = 1024, 1, 1
 	cfg.Auth.BcryptCost = 4
@@ -43,6 +44,54 @@ func testConfig(t testing.TB) *Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// testDatabaseURL, when set, runs the test servers on PostgreSQL instead of
+// SQLite: .ci/run runs the whole suite a second time with it set.
+var testDatabaseURL = os.Getenv("TICKETAPI_TEST_DATABASE_URL")
+
+// testDatabase is a new, empty database for one test: a SQLite file in a
+// temp dir, or, with TICKETAPI_TEST_DATABASE_URL, a PostgreSQL schema of
+// its own (dropped when the test ends), named in the URL's search_path.
+func testDatabase(t testing.TB) string {
+	t.Helper()
+	if testDatabaseURL == "" {
+		return filepath.Join(t.TempDir(), "test.db")
+	}
+	return newPostgresSchema(t)
+}
+
+// schemaCounter names the test schemas of this process.
+var schemaCounter atomic.Int64
+
+func newPostgresSchema(t testing.TB) string {
+	t.Helper()
+	if testDatabaseURL == "" {
+		t.Skip("TICKETAPI_TEST_DATABASE_URL is not set: no PostgreSQL to test against")
+	}
+	db, err := sql.Open("pgx", testDatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("test_%d_%d", os.Getpid(), schemaCounter.Add(1))
+	if _, err := db.Exec("CREATE SCHEMA " + name); err != nil {
+		db.Close()
+		t.Fatalf("create schema on TICKETAPI_TEST_DATABASE_URL: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := db.Exec("DROP SCHEMA " + name + " CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", name, err)
+		}
+		db.Close()
+	})
+	u, err := url.Parse(testDatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // testServer is a running ticketapi on a temporary database.

@@ -218,6 +218,7 @@ func TestSecretKey(t *testing.T) {
 
 		other := testConfig(t)
 		other.Auth.SecretKey = ""
+		other.DatabaseURL = filepath.Join(t.TempDir(), "other.db") // a key file is a SQLite install's
 		if err := other.resolveSecret(); err != nil {
 			t.Fatal(err)
 		}
@@ -510,7 +511,11 @@ func (s *mtServer) get(path, token string) (int, map[string]any) {
 // mtUserCount counts the users of a database file (the server stopped).
 func mtUserCount(t *testing.T, path string) int {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	driver, dsn := "sqlite", "file:"+path+"?mode=ro"
+	if isPostgresURL(path) {
+		driver, dsn = "pgx", path
+	}
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -682,6 +687,7 @@ func TestServeStartErrors(t *testing.T) {
 func TestServeGracefulStop(t *testing.T) {
 	t.Parallel()
 	cfg := mtServeConfig(t)
+	cfg.DatabaseURL = filepath.Join(t.TempDir(), "stop.db") // checks SQLite's files after the stop
 	path := cfg.databasePath()
 	// A user made beforehand, so the first start creates no admin.
 	store, err := openStore(context.Background(), path, slog.New(slog.NewTextHandler(io.Discard, nil)))

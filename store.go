@@ -17,7 +17,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +32,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
@@ -547,6 +550,9 @@ func scanUser(row scanner) (*User, error) {
 }
 
 func (s *Store) userWhere(ctx context.Context, q queryer, where string, arg any) (*User, error) {
+	if text, ok := arg.(string); ok && !storable(text) {
+		return nil, errUserNotFound // no user has such a name
+	}
 	u, err := scanUser(q.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE "+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errUserNotFound
@@ -1018,10 +1024,18 @@ func (s *Store) LoginFailures(ctx context.Context, keys ...string) (map[string]f
 	return counts, nil
 }
 
+// failureKey is how a throttle key is stored: a hash, because the key holds
+// whatever username a client sent, and PostgreSQL text takes neither NUL
+// bytes nor invalid UTF-8.
+func failureKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
 func loginFailures(ctx context.Context, q queryer, key string) (failures, error) {
 	var f failures
 	var since, until int64
-	err := q.QueryRowContext(ctx, "SELECT count, since, blocked_until FROM login_failures WHERE key = ?", key).
+	err := q.QueryRowContext(ctx, "SELECT count, since, blocked_until FROM login_failures WHERE key = ?", failureKey(key)).
 		Scan(&f.count, &since, &until)
 	if errors.Is(err, sql.ErrNoRows) {
 		return failures{}, nil
@@ -1053,7 +1067,7 @@ func (s *Store) AddLoginFailure(ctx context.Context, update func(key string, f f
 			if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (key, count, since, blocked_until)
 				VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET count = excluded.count,
 				since = excluded.since, blocked_until = excluded.blocked_until`,
-				key, f.count, f.since.UnixMilli(), f.blockedUntil.UnixMilli()); err != nil {
+				failureKey(key), f.count, f.since.UnixMilli(), f.blockedUntil.UnixMilli()); err != nil {
 				return err
 			}
 		}
@@ -1066,7 +1080,7 @@ func (s *Store) AddLoginFailure(ctx context.Context, update func(key string, f f
 func (s *Store) ForgetLoginFailures(ctx context.Context, keys ...string) error {
 	return s.inTx(ctx, func(tx *txn) error {
 		for _, key := range keys {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM login_failures WHERE key = ?", key); err != nil {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM login_failures WHERE key = ?", failureKey(key)); err != nil {
 				return err
 			}
 		}
@@ -1303,12 +1317,15 @@ func uniqueViolation(err error) (failure, bool) {
 	if !duplicateKey(err) {
 		return "", false
 	}
-	index := err.Error()
+	var column string
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		index = pgErr.ConstraintName
+		column = pgErr.ConstraintName[strings.LastIndex(pgErr.ConstraintName, "_")+1:]
+	} else if _, after, found := strings.Cut(err.Error(), "UNIQUE constraint failed: "); found {
+		column, _, _ = strings.Cut(after, " ")
+		column = column[strings.LastIndex(column, ".")+1:]
 	}
-	switch index[strings.LastIndexAny(index, "._")+1:] {
+	switch column {
 	case "username":
 		return errUsernameTaken, true
 	case "email":
@@ -1325,6 +1342,12 @@ func duplicateKey(err error) bool {
 	var liteErr *sqlite.Error
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" ||
 		errors.As(err, &liteErr) && liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+// storable tells whether a string can be stored, and so looked up, in
+// both databases: PostgreSQL text is valid UTF-8 without NUL bytes.
+func storable(text string) bool {
+	return utf8.ValidString(text) && !strings.ContainsRune(text, 0)
 }
 
 // foreignKeyViolation tells whether err broke a foreign key.
