@@ -61,11 +61,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cmdSetPassword(args, stdin, stdout, stderr)
 	case "backup":
 		return cmdBackup(args, stdout, stderr)
+	case "copy":
+		return cmdCopy(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "ticketapi", version)
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, set-password, backup, version)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, set-password, backup, copy, version)", cmd)
 	}
 }
 
@@ -312,6 +314,30 @@ func cmdBackup(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "backup of %s written to %s (integrity_check ok)\n", cfg.databasePath(), dest)
+	return nil
+}
+
+// cmdCopy copies a SQLite database (ticketapi's or the original's) into an
+// empty PostgreSQL database, in one transaction (see copyDatabase in
+// store.go). The SQLite file is only read.
+func cmdCopy(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("copy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.String("from", "", "SQLite database to copy (read, never changed)")
+	to := fs.String("to", "", "empty PostgreSQL database: postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *from == "" || *to == "" || fs.NArg() != 0 {
+		return errors.New("usage: ticketapi copy -from SQLITE_PATH -to postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+	}
+	copied, err := copyDatabase(context.Background(), *from, *to, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	for _, c := range copied {
+		fmt.Fprintf(stdout, "%s: %d rows copied\n", c.table, c.rows)
+	}
 	return nil
 }
 

@@ -5,6 +5,8 @@
 #   SCALE=1 bash bench/run.sh         # that, then "flat cost as data grows" (8 min)
 #   SCALE=only bash bench/run.sh      # only the data-growth part
 #   QUICK=1 bash bench/run.sh         # 3-second runs: a smoke test
+#   BENCH_DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/DB bash bench/run.sh
+#                                     # the same on PostgreSQL (any of the above)
 #
 # It installs wrk and sqlite3 (Debian packages) when missing, builds the
 # server, a bare net/http "ceiling" server (bench/ceiling) and a hash-rate
@@ -31,6 +33,14 @@
 #   SCALE_TICKETS=1000000 SCALE_EMPLOYEES=10000 SMALL_TICKETS=1000
 #   REF=<git ref>       build the server from that commit instead of the
 #                       working tree (e.g. REF=HEAD~3 to compare before/after)
+#   BENCH_DATABASE_URL=postgres://...  run on PostgreSQL instead of SQLite:
+#                       each server gets a fresh schema bench_<pid>_<name>
+#                       (created with psql, named in the URL's search_path,
+#                       dropped on exit), seeded by bench/seed-postgres.sql;
+#                       the role needs CREATE on the database. The report
+#                       then goes to bench/last-run-postgres.md by default,
+#                       and its peak RSS is ticketapi's alone (PostgreSQL's
+#                       memory is not counted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -52,6 +62,10 @@ LOGIN_C200_DURATION=${LOGIN_C200_DURATION:-30s}
 BURST=${BURST:-200}
 HASHRATE_DURATION=${HASHRATE_DURATION:-5s}
 SCALE=${SCALE:-0}
+BENCH_DATABASE_URL=${BENCH_DATABASE_URL:-}
+DB_KIND=sqlite
+[ -z "$BENCH_DATABASE_URL" ] || DB_KIND=postgres
+if [ "$DB_KIND" = postgres ]; then OUT=${OUT:-bench/last-run-postgres.md}; fi
 OUT=${OUT:-bench/last-run.md}
 THREADS=${THREADS:-2}
 SCALE_TICKETS=${SCALE_TICKETS:-1000000}
@@ -71,7 +85,8 @@ die() { say "bench: $*"; exit 1; }
 # ---- tools ----
 need=()
 for tool in wrk sqlite3 jq curl; do
-  command -v "$tool" >/dev/null || need+=("$tool")
+  [ "$tool:$DB_KIND" != sqlite3:postgres ] || tool=psql # seeding
+  command -v "$tool" >/dev/null || need+=("${tool/#psql/postgresql-client}")
 done
 if ((${#need[@]})); then
   sudo=""
@@ -99,6 +114,34 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# ---- PostgreSQL ----
+# pg ARGS...: psql on BENCH_DATABASE_URL, stopping at the first error.
+pg() { psql "$BENCH_DATABASE_URL" -X -q -v ON_ERROR_STOP=1 "$@"; }
+# The URL without its password, for the report.
+redacted_url() { sed -E 's#^([a-z]+://[^:/@]+):[^@/]*@#\1:xxxxx@#; s#([?&]password=)[^&]*#\1xxxxx#' <<<"$BENCH_DATABASE_URL"; }
+# schema_of DIR: the PostgreSQL schema of the server instance in DIR.
+schema_of() { echo "bench_$$_${1##*/}"; }
+SCHEMAS=()
+drop_schemas() {
+  local schema
+  for schema in "${SCHEMAS[@]}"; do
+    pg -c "DROP SCHEMA IF EXISTS $schema CASCADE" 2>/dev/null || say "could not drop schema $schema"
+  done
+}
+ON_DB="" PG_VERSION=""
+if [ "$DB_KIND" = postgres ]; then
+  case $BENCH_DATABASE_URL in
+    postgres://* | postgresql://*) ;;
+    *) die "BENCH_DATABASE_URL must start with postgres:// or postgresql://" ;;
+  esac
+  case $BENCH_DATABASE_URL in *search_path=*) die "BENCH_DATABASE_URL must not set search_path: the harness sets it" ;; esac
+  PG_VERSION=$(pg -Atc 'SHOW server_version') || die "cannot connect to $(redacted_url)"
+  PG_VERSION=${PG_VERSION%% *}
+  PG_SHARED_BUFFERS=$(pg -Atc 'SHOW shared_buffers')
+  ON_DB=" on PostgreSQL $PG_VERSION"
+  trap 'cleanup; drop_schemas' EXIT
+fi
+
 # src: the server's source (and its config.json and openapi.json).
 src=$PWD
 if [ -n "$REF" ]; then
@@ -114,10 +157,21 @@ go build -o "$tmp/hashrate" ./bench/hashrate
 # ---- the server ----
 # new_instance DIR: a fresh folder with a config: a free loopback port, the
 # database in DIR, throttling limits no benchmark reaches, a short drain.
+# On PostgreSQL the database is a new schema, DIR's name, in
+# BENCH_DATABASE_URL; the server creates the tables in it when it starts.
 new_instance() {
-  local dir=$1
+  local dir=$1 db=$1/ticketapi.db schema
   mkdir -p "$dir"
-  jq --arg db "$dir/ticketapi.db" '
+  if [ "$DB_KIND" = postgres ]; then
+    schema=$(schema_of "$dir")
+    SCHEMAS+=("$schema")
+    pg -c "CREATE SCHEMA $schema" || die "could not create schema $schema"
+    case $BENCH_DATABASE_URL in
+      *\?*) db="$BENCH_DATABASE_URL&search_path=$schema" ;;
+      *) db="$BENCH_DATABASE_URL?search_path=$schema" ;;
+    esac
+  fi
+  jq --arg db "$db" '
       .listen_addr = "127.0.0.1:0" | .database_url = $db | .shutdown_timeout_seconds = 2
     | .login_throttle.max_failures_per_user = 1000000
     | .login_throttle.max_failures_per_client = 1000000' "$src/config.json" >"$dir/config.json"
@@ -126,6 +180,34 @@ new_instance() {
 # start_server DIR: starts ticketapi on DIR's config; sets SERVER_PID, BASE.
 # The log is appended to DIR/server.log (one line per request; it is
 # emptied after each measurement so the disk does not fill up).
+# seed DIR EMPLOYEES TICKETS TICKETED MINE_EVERY MINE_OWNER: writes the
+# seed data (see bench/seed.sql for what the numbers mean) into DIR's
+# database, with sqlite3 or, on PostgreSQL, psql and bench/seed-postgres.sql.
+seed() {
+  local dir=$1
+  if [ "$DB_KIND" = postgres ]; then
+    pg -v schema="$(schema_of "$dir")" -v employees="$2" -v tickets="$3" -v ticketed="$4" \
+      -v mine_every="$5" -v mine_owner="$6" -f bench/seed-postgres.sql >/dev/null
+  else
+    sqlite3 "$dir/ticketapi.db" ".parameter init" \
+      ".parameter set :employees $2" ".parameter set :tickets $3" ".parameter set :ticketed $4" \
+      ".parameter set :mine_every $5" ".parameter set :mine_owner $6" \
+      ".read bench/seed.sql" >/dev/null
+  fi
+}
+
+# db_size_mb DIR: the size of DIR's database (on PostgreSQL: its schema's
+# tables with their indexes; whole MB, rounded up like du -m).
+db_size_mb() {
+  if [ "$DB_KIND" = postgres ]; then
+    pg -Atc "SELECT ceil(coalesce(sum(pg_total_relation_size(c.oid)), 0) / 1048576.0)
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = '$(schema_of "$1")' AND c.relkind = 'r'"
+  else
+    du -m "$1/ticketapi.db" | cut -f1
+  fi
+}
+
 start_server() {
   local dir=$1 addr="" i
   : >"$dir/server.log"
@@ -307,19 +389,40 @@ check() {
 machine() {
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
-  echo "- software: $(go version | cut -d' ' -f3), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), sqlite3 CLI $(sqlite3 --version | cut -d' ' -f1) (for seeding)"
+  if [ "$DB_KIND" = postgres ]; then
+    echo "- software: $(go version | cut -d' ' -f3), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), PostgreSQL $PG_VERSION, psql $(psql --version | awk '{print $3}') (for seeding)"
+    echo "- database: PostgreSQL at \`$(redacted_url)\` (shared_buffers $PG_SHARED_BUFFERS), a fresh schema per server, dropped at the end"
+  else
+    echo "- software: $(go version | cut -d' ' -f3), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), sqlite3 CLI $(sqlite3 --version | cut -d' ' -f1) (for seeding)"
+  fi
   if [ -n "$REF" ]; then
     echo "- ticketapi: commit $(git rev-parse --short "$REF") (REF=$REF)"
   else
     echo "- ticketapi: commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- . ':!bench' 2>/dev/null || echo ' + uncommitted changes')"
   fi
-  echo "- wrk: \`wrk -t$THREADS -c{16,64} -d$DURATION --latency -s bench/wrk.lua\`, load generator and server on the same cores"
+  echo "- wrk: \`wrk -t$THREADS -c{16,64} -d$DURATION --latency -s bench/wrk.lua\`, load generator and server on the same cores$(pg_local && echo ", and PostgreSQL too")"
   echo "- load average before the run: $LOAD_START (anything else running skews the absolute figures; ratios less so)"
+}
+
+# pg_local: whether PostgreSQL runs on this machine (a loopback host, or
+# none: a Unix socket), so it shares the cores with the server and wrk.
+pg_local() {
+  [ "$DB_KIND" = postgres ] || return 1
+  local host
+  host=$(sed -E 's#^[a-z]+://([^@/]*@)?(\[[^]]*\]|[^:/?]*).*#\2#' <<<"$BENCH_DATABASE_URL")
+  case $host in "" | localhost | 127.* | "[::1]") return 0 ;; *) return 1 ;; esac
+}
+
+# rss_note: what peak RSS means on PostgreSQL.
+rss_note() {
+  [ "$DB_KIND" = postgres ] || return 0
+  echo "On PostgreSQL, peak RSS is the ticketapi process alone: PostgreSQL's own memory (its server processes,"
+  echo "shared_buffers $PG_SHARED_BUFFERS) is separate and not counted."
 }
 
 REPORT=$tmp/report.md
 {
-  echo "# ticketapi load harness"
+  echo "# ticketapi load harness${ON_DB:+ (${ON_DB# on })}"
   echo
   machine
 } >"$REPORT"
@@ -349,10 +452,7 @@ part_throughput() {
   admin_id=$(curl -sS -H "Authorization: Bearer $TOKEN" "$BASE/me" | jq -r .id)
   [ "$admin_id" = 1 ] || die "expected the admin to be user 1, got $admin_id"
   say "seeding 100 employees with 5 tickets each (employee 101: the POST target)"
-  sqlite3 "$dir/ticketapi.db" ".parameter init" \
-    ".parameter set :employees 101" ".parameter set :tickets 500" ".parameter set :ticketed 100" \
-    ".parameter set :mine_every 1000000000" ".parameter set :mine_owner 1" \
-    ".read bench/seed.sql" >/dev/null
+  seed "$dir" 101 500 100 1000000000 1
   expect_ok /me "$TOKEN" '.username == "admin"'
   expect_ok /employee/50 "$TOKEN" '.tickets | length == 5'
   expect_ok '/employee/?limit=100' "$TOKEN" 'length == 100 and all(.[]; (.tickets | length) == 5)'
@@ -443,7 +543,7 @@ part_throughput() {
 
   {
     echo
-    echo "## Throughput"
+    echo "## Throughput$ON_DB"
     echo
     echo "| measurement | conns | req/s | p50 | p99 | errors | peak RSS | ratio | original req/s |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -461,6 +561,7 @@ part_throughput() {
     echo "the server's RSS right after start, idle, was $RSS_START MB, and 2 s after the login burst $RSS_AFTER MB."
     echo "The original's figures are from issue 6. The ceiling measured again at the end: ${RPS[ceiling_end/16]} req/s"
     echo "with 16 connections ($drift from the start; beyond ±15% the machine was busy with something else)."
+    rss_note
   } >>"$REPORT"
 
   # The targets of issue 6.
@@ -513,13 +614,10 @@ scale_set() {
   stop_server
   say "  $name: seeding $tickets tickets over $employees employees"
   t0=$(date +%s.%N)
-  sqlite3 "$dir/ticketapi.db" ".parameter init" \
-    ".parameter set :employees $employees" ".parameter set :tickets $tickets" ".parameter set :ticketed $employees" \
-    ".parameter set :mine_every $((tickets / 100))" ".parameter set :mine_owner $user_id" \
-    ".read bench/seed.sql" >/dev/null
+  seed "$dir" "$employees" "$tickets" "$employees" $((tickets / 100)) "$user_id"
   t1=$(date +%s.%N)
   SEED_TIME[$name]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f s", b - a }')
-  DB_SIZE[$name]=$(du -m "$dir/ticketapi.db" | cut -f1)
+  DB_SIZE[$name]=$(db_size_mb "$dir")
   start_server "$dir"
   TARGET_PID=$SERVER_PID
   REQ_TOKEN=$(login "$BENCH_USER" "$ADMIN_PASSWORD") || die "$BENCH_USER login failed"
@@ -557,7 +655,7 @@ part_scale() {
   scale_set big "$SCALE_EMPLOYEES" "$big"
   {
     echo
-    echo "## Flat cost as data grows"
+    echo "## Flat cost as data grows$ON_DB"
     echo
     echo "Small: $small tickets over $small_emp employees (${DB_SIZE[small]} MB, seeded in ${SEED_TIME[small]});"
     echo "large: $big tickets over $SCALE_EMPLOYEES employees (${DB_SIZE[big]} MB, seeded in ${SEED_TIME[big]})."
@@ -577,8 +675,11 @@ part_scale() {
         "${RPS[$b]} * 1.5 >= ${RPS[$s]}"
     done
   done
-  echo >>"$REPORT"
-  echo "Slowdown: small req/s ÷ large req/s (target ≤ 1.5)." >>"$REPORT"
+  {
+    echo
+    echo "Slowdown: small req/s ÷ large req/s (target ≤ 1.5)."
+    rss_note
+  } >>"$REPORT"
 }
 
 case "$SCALE" in
@@ -599,7 +700,7 @@ elapsed=$(($(date +%s) - started))
   echo
   echo "Load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
-  echo "$PASSED passed, $FAILED failed. Reproduce: \`$( [ "$SCALE" != 0 ] && printf 'SCALE=%s ' "$SCALE")$( [ "$QUICK" = 1 ] && printf 'QUICK=1 ')bash bench/run.sh\` (took $((elapsed / 60)) min $((elapsed % 60)) s)."
+  echo "$PASSED passed, $FAILED failed. Reproduce: \`$( [ "$DB_KIND" = postgres ] && printf "BENCH_DATABASE_URL='%s' " "$(redacted_url)")$( [ "$SCALE" != 0 ] && printf 'SCALE=%s ' "$SCALE")$( [ "$QUICK" = 1 ] && printf 'QUICK=1 ')bash bench/run.sh\` (took $((elapsed / 60)) min $((elapsed % 60)) s)."
 } >>"$REPORT"
 
 cat "$REPORT"

@@ -9,6 +9,10 @@
 # Ports: NGINX_HTTP_PORT (18080) and NGINX_HTTPS_PORT (18443) on 127.0.0.1;
 # the server takes a free loopback port. TICKETAPI_BIN: a built binary to use
 # instead of building one. Exit status non-zero on any failure.
+#
+# With E2E_DATABASE_URL=postgres://... two instances run on that database
+# behind the shipped upstream block (its second server line enabled): the
+# requests reach both, and when one is killed the service goes on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,9 +42,11 @@ nginx=$(command -v nginx || echo /usr/sbin/nginx)
 
 work=$(mktemp -d)
 server_pid=
+server2_pid=
 cleanup() {
 	if [ -f "$work/nginx.pid" ]; then kill "$(cat "$work/nginx.pid")" 2>/dev/null || true; fi
 	if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
+	if [ -n "$server2_pid" ]; then kill "$server2_pid" 2>/dev/null || true; fi
 	wait 2>/dev/null || true
 	rm -rf "$work"
 }
@@ -48,7 +54,7 @@ trap cleanup EXIT
 
 fail() {
 	echo "FAIL: $*" >&2
-	for f in server.log logs/error.log logs/ticketapi.error.log; do
+	for f in server.log server2.log logs/error.log logs/ticketapi.error.log; do
 		if [ -s "$work/$f" ]; then
 			echo "--- $f (last lines)" >&2
 			tail -n 20 "$work/$f" >&2
@@ -82,19 +88,38 @@ fi
 # The shipped config (trusted_proxies 127.0.0.1 and ::1) with the test's
 # address and database.
 sed 's/example\.com/localhost/g' deploy/config.json >"$work/config.json"
-say "starting ticketapi"
-: >"$work/server.log"
-TICKETAPI_SECRET_KEY=$(openssl rand -hex 32) TICKETAPI_ADMIN_PASSWORD=$admin_password \
-	"$bin" serve -config "$work/config.json" -addr 127.0.0.1:0 -db "$work/ticketapi.db" 2>"$work/server.log" &
-server_pid=$!
-app_addr=
-for _ in $(seq 100); do
-	app_addr=$(sed -n 's/.*msg="ticketapi listening" addr=\([0-9.:]*\).*/\1/p' "$work/server.log")
-	[ -n "$app_addr" ] && break
-	kill -0 "$server_pid" 2>/dev/null || fail "ticketapi exited at start"
-	sleep 0.1
-done
-[ -n "$app_addr" ] || fail "ticketapi did not log its address"
+database=$work/ticketapi.db
+instances=1
+if [ -n "${E2E_DATABASE_URL:-}" ]; then
+	database=$E2E_DATABASE_URL
+	instances=2
+fi
+secret=$(openssl rand -hex 32) # every instance signs with the same key
+# start_server LOG VAR: one instance on a free loopback port; its pid in VAR.
+start_server() {
+	: >"$work/$1"
+	TICKETAPI_SECRET_KEY=$secret TICKETAPI_ADMIN_PASSWORD=$admin_password \
+		"$bin" serve -config "$work/config.json" -addr 127.0.0.1:0 -db "$database" 2>"$work/$1" &
+	printf -v "$2" '%s' "$!"
+}
+# address_of LOG PID: the address the instance logged once it listens.
+address_of() {
+	local addr=
+	for _ in $(seq 100); do
+		addr=$(sed -n 's/.*msg="ticketapi listening" addr=\([0-9.:]*\).*/\1/p' "$work/$1")
+		[ -n "$addr" ] && break
+		kill -0 "$2" 2>/dev/null || fail "ticketapi ($1) exited at start"
+		sleep 0.1
+	done
+	[ -n "$addr" ] || fail "ticketapi ($1) did not log its address"
+	echo "$addr"
+}
+say "starting ticketapi ($instances instance(s))"
+start_server server.log server_pid
+if [ "$instances" = 2 ]; then start_server server2.log server2_pid; fi
+app_addr=$(address_of server.log "$server_pid")
+app2_addr=
+if [ "$instances" = 2 ]; then app2_addr=$(address_of server2.log "$server2_pid"); fi
 
 # ---- nginx -t on the shipped file, with the certificate, log and webroot
 # paths pointing into the temp dir.
@@ -139,9 +164,11 @@ sed "${paths[@]}" \
 	-e "s#^\( *\)listen 80;#\1listen 127.0.0.1:$http_port;#" \
 	-e "s#^\( *\)listen 443 ssl http2;#\1listen 127.0.0.1:$https_port ssl http2;#" \
 	-e "/listen \[::\]:/d" \
-	-e "s#server 127.0.0.1:8000;#server $app_addr;#" \
+	-e "s#server 127.0.0.1:8000 #server $app_addr #" \
+	${app2_addr:+-e "s@# server 127.0.0.1:8001 @server $app2_addr @"} \
 	deploy/nginx.conf >"$work/site.conf"
-for want in "listen 127.0.0.1:$http_port;" "listen 127.0.0.1:$https_port ssl http2;" "server $app_addr;" \
+for want in "listen 127.0.0.1:$http_port;" "listen 127.0.0.1:$https_port ssl http2;" "server $app_addr max_fails" \
+	${app2_addr:+"server $app2_addr max_fails"} \
 	"ssl_certificate     $live/fullchain.pem;" "ssl_certificate_key $live/privkey.pem;" "server_name localhost;"; do
 	grep -qF -- "$want" "$work/site.conf" || fail "rendering deploy/nginx.conf: no line '$want' (did its layout change?)"
 done
@@ -219,7 +246,7 @@ head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' a >"$work/big"
 answer=$(curl "${tls[@]}" -w ' %{http_code} %{content_type}' "${auth[@]}" "${json[@]}" --data-binary "@$work/big" "$base/api/v1/employee/")
 [ "$answer" = '{"detail":"Request body too large"}
  413 application/json' ] || fail "a body over 1 MiB answered '$answer', want the server's 413 JSON"
-if grep -q 'status=413' "$work/server.log"; then
+if cat "$work"/server*.log | grep -q 'status=413'; then
 	fail "NGINX passed a body over 1 MiB on to the server"
 fi
 
@@ -241,7 +268,7 @@ rid=$(sed -n 's/^x-request-id: *\([^[:space:]]*\).*/\1/Ip' "$work/spoof.headers"
 [[ $rid =~ ^[0-9a-f]{32}$ ]] || fail "X-Request-ID in the answer is '$rid', want NGINX's 32-hex id"
 line=
 for _ in $(seq 20); do # the log line is written once the answer is out
-	line=$(grep -F "request_id=$rid " "$work/server.log" || true)
+	line=$(cat "$work"/server*.log | grep -F "request_id=$rid " || true)
 	[ -n "$line" ] && break
 	sleep 0.1
 done
@@ -249,13 +276,31 @@ done
 for want in "msg=request" "method=GET" "path=/api/v1/me" "status=200" "user=admin" "client=127.0.0.2"; do
 	grep -qF -- " $want" <<<" $line" || fail "server log line lacks $want: $line"
 done
-if grep -E 'client=6\.6\.6\.6|request_id=client-chosen-id' "$work/server.log"; then
+if cat "$work"/server*.log | grep -E 'client=6\.6\.6\.6|request_id=client-chosen-id'; then
 	fail "the server believed a header the client sent itself"
 fi
 grep -q "request_id=$rid\$" "$work/logs/ticketapi.access.log" || fail "NGINX's access log lacks request_id=$rid"
 # Requests from 127.0.0.1 (through NGINX) log 127.0.0.1: the last hop.
-grep -q 'msg=request method=POST path=/api/v1/ticket/'"$employee_id"' status=200 .* client=127.0.0.1$' "$work/server.log" ||
+cat "$work"/server*.log | grep -q 'msg=request method=POST path=/api/v1/ticket/'"$employee_id"' status=200 .* client=127.0.0.1$' ||
 	fail "the ticket create is not logged with client=127.0.0.1"
+
+if [ "$instances" = 2 ]; then
+	say "two instances: both serve, a token from one works on the other, one dies and the service goes on"
+	for _ in $(seq 20); do api GET /api/v1/me "${auth[@]}" >/dev/null; done
+	for f in server.log server2.log; do
+		n=$(grep -c 'msg=request method=GET path=/api/v1/me status=200' "$work/$f" || true)
+		[ "$n" -gt 0 ] || fail "$f: no GET /me reached this instance; NGINX did not spread the requests"
+	done
+	kill -KILL "$server2_pid"
+	wait "$server2_pid" 2>/dev/null || true
+	server2_pid=
+	for _ in $(seq 10); do
+		[ "$(field username "$(api GET /api/v1/me "${auth[@]}")")" = admin ] || fail "/me after an instance died"
+	done
+	after=$(api POST "/api/v1/ticket/$employee_id" "${auth[@]}" "${json[@]}" \
+		-d '{"title": "After a failover", "description": "One instance left.", "status": "New"}')
+	[ "$(field title "$after")" = "After a failover" ] || fail "a write after an instance died: $after"
+fi
 
 say "stopping"
 kill "$(cat "$work/nginx.pid")"
