@@ -89,7 +89,7 @@ for line in 'useradd --system --user-group .* ticketapi$' 'install -m 0755 "$bin
 done
 grep -q '"database_url": "/var/lib/ticketapi/ticketapi.db"' deploy/config.json ||
 	fail "config.json: the database is not in the StateDirectory"
-if ! grep -q '"listen_addr": "127.0.0.1:8000"' deploy/config.json || ! grep -q 'server 127.0.0.1:8000;' deploy/nginx.conf; then
+if ! grep -q '"listen_addr": "127.0.0.1:8000"' deploy/config.json || ! grep -q '^ *server 127.0.0.1:8000 ' deploy/nginx.conf; then
 	fail "config.json's listen_addr and nginx.conf's upstream differ"
 fi
 drain=$(sed -n 's/.*"shutdown_timeout_seconds": *\([0-9]*\).*/\1/p' deploy/config.json)
