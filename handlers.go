@@ -408,8 +408,9 @@ func (a *app) listEmployees(w http.ResponseWriter, r *http.Request, caller *User
 	if !q.valid() {
 		return
 	}
-	employees, err := a.store.ListEmployees(r.Context(), p)
-	a.reply(w, r, employees, err)
+	body, err := a.store.CachedAnswer(r.Context(), fmt.Sprintf("employees %d %d %d", p.after, p.skip, p.limit),
+		func() (any, error) { return a.store.ListEmployees(r.Context(), p) })
+	a.replyEncoded(w, r, body, err)
 }
 
 // GET /employee/{employee_id}
@@ -419,8 +420,9 @@ func (a *app) getEmployee(w http.ResponseWriter, r *http.Request, caller *User) 
 	if !q.valid() {
 		return
 	}
-	e, err := a.store.Employee(r.Context(), id)
-	a.reply(w, r, e, err)
+	body, err := a.store.CachedAnswer(r.Context(), fmt.Sprintf("employee %d", id),
+		func() (any, error) { return a.store.Employee(r.Context(), id) })
+	a.replyEncoded(w, r, body, err)
 }
 
 // PUT /employee/{employee_id}
@@ -628,11 +630,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if err != nil {
 		status, body = http.StatusInternalServerError, []byte(`{"detail":"Internal Server Error"}`)
 	}
+	writeEncoded(w, status, body)
+}
+
+var newline = []byte{'\n'}
+
+// writeEncoded answers with a body already encoded as JSON.
+func writeEncoded(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Content-Length", fmt.Sprint(len(body)+1))
 	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
+	w.Write(body) // body may be a cached answer: never appended to
+	w.Write(newline)
 }
 
 // reply writes v, or the failure err stands for.
@@ -642,6 +652,15 @@ func (a *app) reply(w http.ResponseWriter, r *http.Request, v any, err error) {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// replyEncoded is reply for an answer already encoded (see CachedAnswer).
+func (a *app) replyEncoded(w http.ResponseWriter, r *http.Request, body []byte, err error) {
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeEncoded(w, http.StatusOK, body)
 }
 
 func (a *app) message(name string) map[string]string {

@@ -373,3 +373,64 @@ func TestUserCacheNeverOutlivesAChange(t *testing.T) {
 	}
 	ts.call("GET", "/status", token, nil).expect(400, "Incorrect User name or password")
 }
+
+// TestAnswerCacheNeverOutlivesAChange: employee answers are cached (SQLite)
+// until the next commit, by this server or another process on the same
+// database: every read below must see the write just before it.
+func TestAnswerCacheNeverOutlivesAChange(t *testing.T) {
+	ts := newTestServer(t)
+	admin, token := ts.userWithToken("answeradmin", "admin")
+	e := ts.call("POST", "/employee/", token, validEmployee(8200)).expect(200).obj()
+	id := int64(e["id"].(float64))
+	path := fmt.Sprintf("/employee/%d", id)
+	tickets := func(res *response) int { return len(res.obj()["tickets"].([]any)) }
+	listed := func() []map[string]any { return ts.call("GET", "/employee/?limit=100", token, nil).expect(200).list() }
+	for range 3 { // warm the cache
+		ts.call("GET", path, token, nil).expect(200)
+		listed()
+	}
+
+	// This server writes.
+	ts.call("POST", "/ticket/"+fmt.Sprint(id), token, validTicket()).expect(200)
+	if n := tickets(ts.call("GET", path, token, nil).expect(200)); n != 1 {
+		t.Fatalf("tickets after filing one: %d, want 1", n)
+	}
+	if n := len(listed()[0]["tickets"].([]any)); n != 1 {
+		t.Fatalf("listed tickets after filing one: %d, want 1", n)
+	}
+	changed := validEmployee(8200)
+	changed["city"] = "Graz"
+	ts.call("PUT", path, token, changed).expect(200)
+	if city := ts.call("GET", path, token, nil).expect(200).obj()["city"]; city != "Graz" {
+		t.Fatalf("city after the update: %v", city)
+	}
+
+	// Another process writes to the same database.
+	other, err := openStore(context.Background(), ts.cfg.databasePath(), discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.CreateTicket(context.Background(), id, admin.ID, &Ticket{Title: "From elsewhere", Description: "Another process.", Status: "New"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := tickets(ts.call("GET", path, token, nil).expect(200)); n != 2 {
+		t.Fatalf("tickets after another process filed one: %d, want 2", n)
+	}
+	e2, err := other.CreateEmployee(context.Background(), &Employee{FirstName: "Other", LastName: "Process", NickName: "Op",
+		Phone: "+380504438201", Email: "op8201@example.com", Birthday: "1990-01-01", Country: "Austria", City: "Wien", Address: "Ring 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(listed()); n != 2 {
+		t.Fatalf("employees listed after another process added one: %d, want 2", n)
+	}
+	for _, tk := range ts.call("GET", path, token, nil).expect(200).obj()["tickets"].([]any) {
+		ts.call("DELETE", fmt.Sprintf("/ticket/%v", tk.(map[string]any)["id"]), token, nil).expect(200)
+	}
+	ts.call("DELETE", path, token, nil).expect(200)
+	ts.call("GET", path, token, nil).expect(404, "Employee not found")
+	if l := listed(); len(l) != 1 || int64(l[0]["id"].(float64)) != e2.ID {
+		t.Fatalf("employees listed after the delete: %v", l)
+	}
+}

@@ -69,8 +69,9 @@ type Store struct {
 	closeOnce   sync.Once
 	closeErr    error
 
-	watch *changeWatch // SQLite only: tells when the database changed, for the user cache
-	users userCache
+	watch   *changeWatch // SQLite only: tells when the database changed, for the caches
+	users   userCache
+	answers answerCache
 }
 
 // changeWatch tells whether the database may have changed: SQLite's PRAGMA
@@ -141,6 +142,62 @@ func (s *Store) AuthUser(ctx context.Context, username string) (*User, error) {
 	}
 	c.mu.Unlock()
 	return u, nil
+}
+
+// answerCache keeps encoded answers that are the same whoever asks (an
+// employee, a page of the employee list), valid for one data_version like
+// userCache: the first request after any commit reads the database again.
+// Bounded by size; when full, answers are simply not kept.
+type answerCache struct {
+	mu      sync.Mutex
+	version int64
+	answers map[string][]byte
+	size    int
+}
+
+const maxCachedAnswerBytes = 8 << 20
+
+// CachedAnswer is read()'s result encoded as JSON, from the cache when the
+// database has not changed since it was kept. On PostgreSQL (no change
+// watch) it always reads. Failures are not kept.
+func (s *Store) CachedAnswer(ctx context.Context, key string, read func() (any, error)) ([]byte, error) {
+	if s.watch == nil {
+		return encodeAnswer(read())
+	}
+	v, err := s.watch.version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := &s.answers
+	c.mu.Lock()
+	if c.version != v {
+		clear(c.answers)
+		c.version, c.size = v, 0
+	}
+	body, ok := c.answers[key]
+	c.mu.Unlock()
+	if ok {
+		return body, nil
+	}
+	// Read after taking the version: what is kept under v is at least as
+	// new as v, so it is never older than what a request seeing v may get.
+	if body, err = encodeAnswer(read()); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.version == v && c.size+len(body) <= maxCachedAnswerBytes {
+		c.answers[key] = body
+		c.size += len(body)
+	}
+	c.mu.Unlock()
+	return body, nil
+}
+
+func encodeAnswer(v any, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
 }
 
 // pool is a connection pool that prepares each statement once and keeps it:
@@ -280,6 +337,7 @@ func openStore(ctx context.Context, dbURL string, log *slog.Logger) (*Store, err
 		return nil, fmt.Errorf("open database %s: %w", displayName(dbURL), err)
 	}
 	s.users.users = map[string]User{}
+	s.answers.answers = map[string][]byte{}
 	s.jobs, s.writerDone = make(chan writeJob, maxBatch), make(chan struct{})
 	go s.writeLoop()
 	return s, nil
