@@ -198,12 +198,15 @@ type tokens struct {
 	// starts over when full.
 	mu       sync.Mutex
 	verified map[string]*claims
+	// fingerprints remembers passwordFingerprint's answers (an HMAC per
+	// request adds up); bounded like verified.
+	fingerprints map[string]string
 }
 
 const maxVerifiedTokens = 10000
 
 func newTokens(secret string, lifetime time.Duration) *tokens {
-	return &tokens{key: []byte(secret), lifetime: lifetime, verified: map[string]*claims{},
+	return &tokens{key: []byte(secret), lifetime: lifetime, verified: map[string]*claims{}, fingerprints: map[string]string{},
 		// HS256 only: "none", other HMAC sizes and RSA/EC are all refused.
 		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())}
 }
@@ -266,7 +269,19 @@ func (t *tokens) verify(raw string) (*claims, error) {
 
 // matches tells whether the token was issued under the user's current password.
 func (t *tokens) matches(c *claims, u *User) bool {
-	return hmac.Equal([]byte(c.Pwd), []byte(t.passwordFingerprint(u.hashedPassword)))
+	t.mu.Lock()
+	fp, ok := t.fingerprints[u.hashedPassword]
+	t.mu.Unlock()
+	if !ok {
+		fp = t.passwordFingerprint(u.hashedPassword)
+		t.mu.Lock()
+		if len(t.fingerprints) >= maxVerifiedTokens {
+			clear(t.fingerprints)
+		}
+		t.fingerprints[u.hashedPassword] = fp
+		t.mu.Unlock()
+	}
+	return hmac.Equal([]byte(c.Pwd), []byte(fp))
 }
 
 // grantedScopes keeps the requested scopes that the config declares.

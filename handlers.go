@@ -56,6 +56,7 @@ func newApp(cfg *Config, store *Store, log *slog.Logger) (*app, error) {
 
 // routes registers every route. Paths are under the root path (/api/v1).
 func (a *app) routes() {
+	a.mux.HandleFunc("/", a.noRoute) // everything no route below matches
 	a.handle("POST /token", http.HandlerFunc(a.login))
 	a.handle("GET /me", a.guarded(guard{}, a.me))
 	a.handle("GET /status", a.guarded(guard{active: true}, a.status))
@@ -765,51 +766,38 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeJSON(rec, http.StatusInternalServerError, map[string]string{"detail": "Internal Server Error"})
 			}
 		}
-		a.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000, "user", info.user,
-			"request_id", info.id, "client", info.client)
+		a.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method),
+			slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000), slog.String("user", info.user),
+			slog.String("request_id", info.id), slog.String("client", info.client))
 	}()
 
 	if a.cors(rec, r) {
 		return
 	}
-	handler, pattern := a.mux.Handler(r)
-	if pattern == "" {
-		a.noRoute(rec, r, handler)
-		return
-	}
 	a.mux.ServeHTTP(rec, r)
 }
 
-// noRoute answers a path no route matches (404) or a method the path does
-// not have (405, with Allow) in JSON, where the mux would write plain text.
-func (a *app) noRoute(w http.ResponseWriter, r *http.Request, muxAnswer http.Handler) {
-	probe := &headerProbe{header: http.Header{}}
-	muxAnswer.ServeHTTP(probe, r)
-	if probe.status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", probe.header.Get("Allow"))
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": "Method Not Allowed"})
-		return
+// noRoute is the mux's catch-all "/": it answers a path no route matches
+// (404) or a method the path does not have (405, with Allow) in JSON, where
+// the mux would write plain text. It asks the mux which methods would have
+// matched, off the hot path: only requests that match nothing get here.
+func (a *app) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := *r
+		probe.Method = method
+		if _, pattern := a.mux.Handler(&probe); pattern != "/" {
+			allow = append(allow, method)
+		}
 	}
-	if probe.status == http.StatusMovedPermanently || probe.status == http.StatusPermanentRedirect {
-		// The mux cleans paths like /api/v1//user; follow its redirect as it would.
-		w.Header().Set("Location", probe.header.Get("Location"))
-		w.WriteHeader(probe.status)
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": "Method Not Allowed"})
 		return
 	}
 	writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
 }
-
-// headerProbe is a ResponseWriter that keeps the status and headers and
-// drops the body.
-type headerProbe struct {
-	header http.Header
-	status int
-}
-
-func (p *headerProbe) Header() http.Header         { return p.header }
-func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
-func (p *headerProbe) WriteHeader(code int)        { p.status = code }
 
 // cors applies the config's cors section; it answers preflight requests
 // itself and reports that it did.
