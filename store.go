@@ -79,18 +79,58 @@ type Store struct {
 // other connection commits — this server's writer, or another process such
 // as `ticketapi set-password`. A cache that is emptied whenever it changes
 // never serves data older than the last commit.
+//
+// Many requests ask at once, and the one connection answers one at a time,
+// so requests that arrive while a question is being asked wait for the
+// next one together and share its answer. That answer is still fresh for
+// each of them: it is read after they all arrived.
 type changeWatch struct {
-	mu   sync.Mutex
 	conn *sql.Conn
 	stmt *sql.Stmt
+
+	mu     sync.Mutex
+	asking bool          // a goroutine is reading data_version for others
+	next   *versionCheck // the check that starts when the current one ends
+}
+
+// versionCheck is one reading of data_version, shared by its waiters.
+type versionCheck struct {
+	done    chan struct{}
+	version int64
+	err     error
 }
 
 func (w *changeWatch) version(ctx context.Context) (int64, error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	var v int64
-	err := w.stmt.QueryRowContext(ctx).Scan(&v)
-	return v, err
+	check := w.next
+	if check == nil {
+		check = &versionCheck{done: make(chan struct{})}
+		w.next = check
+	}
+	leads := !w.asking
+	if leads {
+		w.asking, w.next = true, nil
+	}
+	w.mu.Unlock()
+	if leads {
+		w.ask(check)
+	}
+	<-check.done
+	return check.version, check.err
+}
+
+// ask reads data_version for check; if others gathered for the next check
+// meanwhile, a new goroutine asks for them (the caller's request goes on).
+func (w *changeWatch) ask(check *versionCheck) {
+	check.err = w.stmt.QueryRowContext(context.Background()).Scan(&check.version)
+	close(check.done)
+	w.mu.Lock()
+	next := w.next
+	w.next, w.asking = nil, next != nil
+	w.mu.Unlock()
+	if next != nil {
+		go w.ask(next)
+	}
 }
 
 // userCache keeps the users that requests authenticate as, valid for one

@@ -818,3 +818,65 @@ func TestStoreConstraintErrors(t *testing.T) {
 	}
 	ts.call("POST", "/employee/", token, validEmployee(8101)).expect(200)
 }
+
+// TestChangeWatchSharedChecksAreFresh: requests asking at once share one
+// reading of data_version, but each gets a reading taken after it asked,
+// so a commit that ended before a request asked is always seen.
+func TestChangeWatchSharedChecksAreFresh(t *testing.T) {
+	ts := newTestServer(t)
+	if ts.store.watch == nil {
+		t.Skip("the change watch is SQLite's; PostgreSQL has no cache to empty")
+	}
+	ctx := context.Background()
+	// Readers keep the watch busy, so a check is nearly always under way
+	// when a writer asks: the writer must wait for the next one.
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for range 4 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					ts.store.watch.version(ctx)
+				}
+			}
+		}()
+	}
+	defer func() { close(stop); readers.Wait() }()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				before, err := ts.store.watch.version(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := ts.store.CreateEmployee(ctx, &Employee{FirstName: "Watch", LastName: "Test", NickName: "W",
+					Phone: fmt.Sprintf("+1777%03d%04d", g, i), Email: fmt.Sprintf("watch%d_%d@example.com", g, i),
+					Birthday: "1990-01-01", Country: "Austria", City: "Wien", Address: "Ring 1"}); err != nil {
+					t.Error(err)
+					return
+				}
+				// Other goroutines keep asking meanwhile, so this check is
+				// often shared; it must still see this goroutine's commit.
+				after, err := ts.store.watch.version(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if after == before {
+					t.Errorf("data_version %d both before and after a commit", after)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
