@@ -47,11 +47,11 @@ func withHashSlot(ctx context.Context, f func()) error {
 }
 
 // hashMemoryLimit is a soft limit for the Go heap: the memory of one
-// argon2id hash per slot plus room for everything else. Near it the
+// argon2id hash per slot plus 32 MiB for everything else. Near it the
 // garbage collector frees the last hashes' memory before a new one is
 // taken, instead of letting the heap double first.
 func hashMemoryLimit(memoryKiB uint32) int64 {
-	return int64(cap(hashSlots))*int64(memoryKiB)*1024 + 64<<20
+	return int64(cap(hashSlots))*int64(memoryKiB)*1024 + 32<<20
 }
 
 // argon2id is argon2.IDKey, run in a hashing slot, followed by a garbage

@@ -118,7 +118,25 @@ func benchRequest(b *testing.B, method, path, token, body string) {
 
 // benchRequestParallel runs parallelism × GOMAXPROCS clients at once.
 func benchRequestParallel(b *testing.B, parallelism int, method, path, token, body string) {
-	ts, _, adminToken := benchServer(b)
+	benchRequestOn(b, benchServer, parallelism, method, path, token, body)
+}
+
+// benchServerNoCache is benchServer without the SQLite caches (users and
+// answers, kept per data_version): every request reads the database, as a
+// request right after a write does, and as every request on PostgreSQL does.
+func benchServerNoCache(b *testing.B) (*testServer, *User, string) {
+	ts, admin, token := benchServer(b)
+	if ts.store.watch != nil {
+		watch := ts.store.watch
+		b.Cleanup(func() { ts.store.watch = watch }) // Close still closes it
+		ts.store.watch = nil
+	}
+	return ts, admin, token
+}
+
+func benchRequestOn(b *testing.B, server func(*testing.B) (*testServer, *User, string), parallelism int,
+	method, path, token, body string) {
+	ts, _, adminToken := server(b)
 	if token == "" {
 		token = adminToken
 	}
@@ -147,6 +165,17 @@ func BenchmarkRequestEmployee(b *testing.B) {
 }
 func BenchmarkRequestEmployeeList(b *testing.B) {
 	benchRequest(b, "GET", "/api/v1/employee/?limit=100", "", "")
+}
+
+// The same three reads with every request reading the database.
+func BenchmarkRequestMeNoCache(b *testing.B) {
+	benchRequestOn(b, benchServerNoCache, 1, "GET", "/api/v1/me", "", "")
+}
+func BenchmarkRequestEmployeeNoCache(b *testing.B) {
+	benchRequestOn(b, benchServerNoCache, 1, "GET", "/api/v1/employee/50", "", "")
+}
+func BenchmarkRequestEmployeeListNoCache(b *testing.B) {
+	benchRequestOn(b, benchServerNoCache, 1, "GET", "/api/v1/employee/?limit=100", "", "")
 }
 func BenchmarkRequestCreateTicket(b *testing.B) {
 	benchRequest(b, "POST", "/api/v1/ticket/1", "",

@@ -340,7 +340,7 @@ func TestAbandonedLoginIsNotHashed(t *testing.T) {
 	if time.Since(start) > 2*time.Second {
 		t.Fatal("the gone caller waited for a slot")
 	}
-	if hashMemoryLimit(65536) != int64(cap(hashSlots))*64<<20+64<<20 {
+	if hashMemoryLimit(65536) != int64(cap(hashSlots))*64<<20+32<<20 {
 		t.Fatalf("memory limit %d", hashMemoryLimit(65536))
 	}
 }
