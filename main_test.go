@@ -806,6 +806,18 @@ func TestBackupCommand(t *testing.T) {
 	if err := run([]string{"backup", "-db", db, dest}, strings.NewReader(""), &out, &errOut); err != nil {
 		t.Fatalf("backup: %v (%s)", err, errOut.String())
 	}
+	t.Run("a PostgreSQL database is pointed to pg_dump, its password not shown", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		pgDest := filepath.Join(dir, "pg.db")
+		err := run([]string{"backup", "-db", "postgres://ticketapi:s3cret-pw@db.internal/ticketapi", pgDest},
+			strings.NewReader(""), &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), "pg_dump") || strings.Contains(err.Error()+errOut.String(), "s3cret-pw") {
+			t.Fatalf("backup of a PostgreSQL URL: %v (%s), want a pointer to pg_dump without the password", err, errOut.String())
+		}
+		if _, err := os.Stat(pgDest); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("backup of a PostgreSQL URL left %s behind: %v", pgDest, err)
+		}
+	})
 	t.Run("the copy is private and holds every row", func(t *testing.T) {
 		info, err := os.Stat(dest)
 		if err != nil || info.Mode().Perm() != 0o600 {
