@@ -19,6 +19,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -636,11 +637,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 var newline = []byte{'\n'}
 
+// Header values every answer carries, made once instead of per request.
+// Shared by all answers: they are only ever replaced, never appended to.
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	nosniff         = []string{"nosniff"}
+	noStore         = []string{"no-store"}
+)
+
 // writeEncoded answers with a body already encoded as JSON.
 func writeEncoded(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", fmt.Sprint(len(body)+1))
+	h["Content-Type"] = jsonContentType
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
 	w.WriteHeader(status)
 	w.Write(body) // body may be a cached answer: never appended to
 	w.Write(newline)
@@ -753,8 +762,8 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	h := rec.Header()
 	h.Set("X-Request-ID", info.id)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
+	h["X-Content-Type-Options"] = nosniff
+	h["Cache-Control"] = noStore
 
 	defer func() {
 		if p := recover(); p != nil {
