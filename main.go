@@ -493,11 +493,11 @@ func (c *Config) trustedProxies() ([]netip.Prefix, error) {
 	return prefixes, nil
 }
 
-// databasePath is the database: a postgres:// URL or where the SQLite
-// file lives. database_url wins; the
-// original's sqlite_db_path ("/sql_app/sql_app.db") was relative to the
-// folder the original ran from, so it is read relative to the working
-// directory even with its leading slash.
+// databasePath is the database: a postgres:// URL or where the SQLite file
+// lives. database_url wins; the original's sqlite_db_path
+// ("/sql_app/sql_app.db") was relative to the folder the original ran from,
+// so it is read relative to the working directory even with its leading
+// slash.
 func (c *Config) databasePath() string {
 	if c.DatabaseURL != "" {
 		return strings.TrimPrefix(c.DatabaseURL, "sqlite://")
