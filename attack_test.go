@@ -47,20 +47,7 @@ func TestBlackBoxAttacker(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	attack := func(f func()) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					f()
-				}
-			}
-		}()
-	}
+	attack := func(f func()) { repeatUntil(stop, &wg, f) }
 
 	// Password guessing: 400 until the pair is blocked, then 429.
 	attack(func() {

@@ -338,7 +338,7 @@ type failures struct {
 // next is f after one more failure at now: a window that is over (and not
 // blocked) starts again; reaching limit blocks the key for one window.
 func (f failures) next(now time.Time, window time.Duration, limit int) failures {
-	if f.count == 0 || now.Sub(f.since) > window && !f.blockedUntil.After(now) {
+	if f.count == 0 || f.expired(now, window) {
 		f = failures{since: now}
 	}
 	f.count++

@@ -347,6 +347,22 @@ func copyFixture(t testing.TB, name string) string {
 	return dst
 }
 
+// repeatUntil runs f over and over in a goroutine of wg until stop closes.
+func repeatUntil(stop <-chan struct{}, wg *sync.WaitGroup, f func()) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				f()
+			}
+		}
+	}()
+}
+
 // validEmployee and validTicket are bodies that pass every rule; tests
 // change one field at a time.
 func validEmployee(n int) map[string]any {

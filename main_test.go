@@ -179,6 +179,21 @@ func TestSecretKey(t *testing.T) {
 		}
 	})
 
+	t.Run("with PostgreSQL no key is generated: every instance needs the same one", func(t *testing.T) {
+		t.Setenv("TICKETAPI_SECRET_KEY", "")
+		cfg := testConfig(t)
+		cfg.Auth.SecretKey = ""
+		cfg.DatabaseURL = "postgres://ticketapi@db.internal/ticketapi"
+		err := cfg.resolveSecret()
+		if err == nil || !strings.Contains(err.Error(), "TICKETAPI_SECRET_KEY") {
+			t.Fatalf("resolveSecret with PostgreSQL and no key: %v, want an error naming TICKETAPI_SECRET_KEY", err)
+		}
+		cfg.Auth.SecretKeyFile = filepath.Join(t.TempDir(), "shared.key") // an explicit file is fine
+		if err := cfg.resolveSecret(); err != nil || len(cfg.Auth.SecretKey) != 64 {
+			t.Fatalf("resolveSecret with PostgreSQL and SECRET_KEY_FILE: %v (key %q)", err, cfg.Auth.SecretKey)
+		}
+	})
+
 	t.Run("with no key configured a random key is generated and kept", func(t *testing.T) {
 		t.Setenv("TICKETAPI_SECRET_KEY", "")
 		dir := t.TempDir()
@@ -666,6 +681,17 @@ func TestServeStartErrors(t *testing.T) {
 		_, err := mtStart(t, cfg)
 		if err == nil || !strings.Contains(err.Error(), cfg.DatabaseURL) {
 			t.Fatalf("serve on a directory: %v, want an error naming %s", err, cfg.DatabaseURL)
+		}
+	})
+
+	t.Run("PostgreSQL does not answer", func(t *testing.T) {
+		t.Parallel()
+		cfg := mtServeConfig(t)
+		cfg.DatabaseURL = "postgres://ticketapi:s3cret-pw@127.0.0.1:1/ticketapi?sslmode=disable&connect_timeout=5"
+		_, err := mtStart(t, cfg)
+		if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1/ticketapi") || strings.Contains(err.Error(), "s3cret-pw") ||
+			strings.Contains(err.Error(), "\n") {
+			t.Fatalf("serve on an unreachable PostgreSQL: %v, want one line naming it without its password", err)
 		}
 	})
 

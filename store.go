@@ -550,15 +550,24 @@ func (s *Store) writeLoop() {
 	}
 }
 
+// beginWrite starts a write transaction on the writer connection, holding
+// the database's write lock (see dialect.beginWrite).
+func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil || s.dialect.beginWrite == "" {
+		return tx, err
+	}
+	if _, err := tx.ExecContext(ctx, s.dialect.beginWrite); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
+}
+
 func (s *Store) commitBatch(batch []writeJob) {
 	ctx := context.Background()
 	results := make([]error, len(batch))
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err == nil && s.dialect.beginWrite != "" {
-		if _, err = tx.ExecContext(ctx, s.dialect.beginWrite); err != nil {
-			tx.Rollback()
-		}
-	}
+	tx, err := s.beginWrite(ctx)
 	if err == nil {
 		t := &txn{Tx: tx, p: s.write}
 		if len(batch) == 1 { // alone in its transaction: no savepoint needed
@@ -1174,8 +1183,16 @@ func (s *Store) AddLoginFailure(ctx context.Context, update func(key string, f f
 	return counts, err
 }
 
-// ForgetLoginFailures deletes the counts of keys.
+// ForgetLoginFailures deletes the counts of keys. Most logins have none to
+// forget, so it reads first and takes the write lock only when there are.
 func (s *Store) ForgetLoginFailures(ctx context.Context, keys ...string) error {
+	counts, err := s.LoginFailures(ctx, keys...)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(keys, func(key string) bool { return counts[key].count > 0 }) {
+		return nil
+	}
 	return s.inTx(ctx, func(tx *txn) error {
 		for _, key := range keys {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM login_failures WHERE key = ?", failureKey(key)); err != nil {
@@ -1676,16 +1693,11 @@ func copyDatabase(ctx context.Context, fromPath, toURL string, log *slog.Logger)
 		return nil, err
 	}
 	defer store.Close()
-	tx, err := store.write.BeginTx(ctx, nil)
+	tx, err := store.beginWrite(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	if store.dialect.beginWrite != "" {
-		if _, err := tx.ExecContext(ctx, store.dialect.beginWrite); err != nil {
-			return nil, err
-		}
-	}
 	var users, employees, tickets int64
 	if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM employees),
 		(SELECT count(*) FROM tickets)`).Scan(&users, &employees, &tickets); err != nil {

@@ -833,18 +833,7 @@ func TestChangeWatchSharedChecksAreFresh(t *testing.T) {
 	stop := make(chan struct{})
 	var readers sync.WaitGroup
 	for range 4 {
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					ts.store.watch.version(ctx)
-				}
-			}
-		}()
+		repeatUntil(stop, &readers, func() { ts.store.watch.version(ctx) })
 	}
 	defer func() { close(stop); readers.Wait() }()
 	var wg sync.WaitGroup
