@@ -758,7 +758,7 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rand.Read(b)
 		info.id = hex.EncodeToString(b)
 	}
-	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+	r = r.WithContext(context.WithValue(withVersionMemo(r.Context()), requestInfoKey{}, info))
 	rec := &statusRecorder{ResponseWriter: w}
 	h := rec.Header()
 	h.Set("X-Request-ID", info.id)

@@ -69,9 +69,9 @@ type Store struct {
 	closeOnce   sync.Once
 	closeErr    error
 
-	watch   *changeWatch // SQLite only: tells when the database changed, for the caches
-	users   userCache
-	answers answerCache
+	watch   *changeWatch         // SQLite only: tells when the database changed, for the caches
+	users   versionCache[User]   // by username, at most 10 000
+	answers versionCache[[]byte] // encoded answers by key, at most 8 MiB
 }
 
 // changeWatch tells whether the database may have changed: SQLite's PRAGMA
@@ -100,7 +100,38 @@ type versionCheck struct {
 	err     error
 }
 
+// version is data_version now, or, in a request that already asked (see
+// withVersionMemo), the reading it got then.
 func (w *changeWatch) version(ctx context.Context) (int64, error) {
+	memo, _ := ctx.Value(versionMemoKey{}).(*versionMemo)
+	if memo != nil && memo.read {
+		return memo.version, nil
+	}
+	v, err := w.read()
+	if memo != nil && err == nil {
+		memo.version, memo.read = v, true
+	}
+	return v, err
+}
+
+// versionMemo is the data_version reading of one request: its caches (the
+// caller's user, then the answer) are looked up at one version, the first
+// one it read, rather than asking twice. A request that writes and then
+// reads a cache must not carry one (no handler does: cached answers are
+// GET routes).
+type versionMemo struct {
+	version int64
+	read    bool
+}
+
+type versionMemoKey struct{}
+
+// withVersionMemo gives a request's context a versionMemo.
+func withVersionMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, versionMemoKey{}, &versionMemo{})
+}
+
+func (w *changeWatch) read() (int64, error) {
 	w.mu.Lock()
 	check := w.next
 	if check == nil {
@@ -133,20 +164,60 @@ func (w *changeWatch) ask(check *versionCheck) {
 	}
 }
 
-// userCache keeps the users that requests authenticate as, valid for one
-// data_version: every request still asks the database whether anything
-// changed (a cheap question), but not for the user's row.
-type userCache struct {
+// versionCache keeps values valid for one data_version: any commit, by this
+// server or another process, empties it, so it never serves data older
+// than the last commit. Every lookup still asks the database whether
+// anything changed (a cheap question), but not for the value. It holds at
+// most maxSize (sizeOf each value, added up); when full, values are simply
+// not kept until the next commit empties it.
+type versionCache[V any] struct {
 	mu      sync.Mutex
 	version int64
-	users   map[string]User
+	values  map[string]V
+	size    int
+	maxSize int
+	sizeOf  func(V) int
 }
 
-const maxCachedUsers = 10000
+func newVersionCache[V any](maxSize int, sizeOf func(V) int) versionCache[V] {
+	return versionCache[V]{values: map[string]V{}, maxSize: maxSize, sizeOf: sizeOf}
+}
 
-// AuthUser is UserByUsername for authenticating a request: a disabled,
-// deleted or re-passworded user is seen on the very next request, because
-// the cache is emptied by any commit.
+// get is key's value, from the cache or else from load (whose failures are
+// not kept). load runs after the version is read, so what is kept under a
+// version is at least as new as it: never older than what a request seeing
+// that version may get.
+func (c *versionCache[V]) get(ctx context.Context, watch *changeWatch, key string, load func() (V, error)) (V, error) {
+	var none V
+	v, err := watch.version(ctx)
+	if err != nil {
+		return none, err
+	}
+	c.mu.Lock()
+	if c.version != v {
+		clear(c.values)
+		c.version, c.size = v, 0
+	}
+	value, ok := c.values[key]
+	c.mu.Unlock()
+	if ok {
+		return value, nil
+	}
+	if value, err = load(); err != nil {
+		return none, err
+	}
+	c.mu.Lock()
+	if n := c.sizeOf(value); c.version == v && c.size+n <= c.maxSize {
+		c.values[key] = value
+		c.size += n
+	}
+	c.mu.Unlock()
+	return value, nil
+}
+
+// AuthUser is UserByUsername for authenticating a request, cached per
+// data_version: a disabled, deleted or re-passworded user is seen on the
+// very next request, because any commit empties the cache.
 //
 // PostgreSQL has no cheap "did anything change" question that sees the
 // commits of other instances at once, so there every request reads the user.
@@ -154,83 +225,28 @@ func (s *Store) AuthUser(ctx context.Context, username string) (*User, error) {
 	if s.watch == nil {
 		return s.UserByUsername(ctx, username)
 	}
-	v, err := s.watch.version(ctx)
+	u, err := s.users.get(ctx, s.watch, username, func() (User, error) {
+		u, err := s.UserByUsername(ctx, username)
+		if err != nil {
+			return User{}, err
+		}
+		return *u, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	c := &s.users
-	c.mu.Lock()
-	if c.version != v {
-		clear(c.users)
-		c.version = v
-	}
-	cached, ok := c.users[username]
-	c.mu.Unlock()
-	if ok {
-		cached.Role = slices.Clone(cached.Role) // the caller may change its copy
-		return &cached, nil
-	}
-	u, err := s.UserByUsername(ctx, username)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	if c.version == v && len(c.users) < maxCachedUsers {
-		keep := *u
-		keep.Role = slices.Clone(u.Role)
-		c.users[username] = keep
-	}
-	c.mu.Unlock()
-	return u, nil
+	u.Role = slices.Clone(u.Role) // the caller may change its copy, not the cache's
+	return &u, nil
 }
 
-// answerCache keeps encoded answers that are the same whoever asks (an
-// employee, a page of the employee list), valid for one data_version like
-// userCache: the first request after any commit reads the database again.
-// Bounded by size; when full, answers are simply not kept.
-type answerCache struct {
-	mu      sync.Mutex
-	version int64
-	answers map[string][]byte
-	size    int
-}
-
-const maxCachedAnswerBytes = 8 << 20
-
-// CachedAnswer is read()'s result encoded as JSON, from the cache when the
-// database has not changed since it was kept. On PostgreSQL (no change
-// watch) it always reads. Failures are not kept.
+// CachedAnswer is read()'s result encoded as JSON, kept per data_version for
+// answers that are the same whoever asks (an employee, a page of the
+// employee list). On PostgreSQL (no change watch) it always reads.
 func (s *Store) CachedAnswer(ctx context.Context, key string, read func() (any, error)) ([]byte, error) {
 	if s.watch == nil {
 		return encodeAnswer(read())
 	}
-	v, err := s.watch.version(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c := &s.answers
-	c.mu.Lock()
-	if c.version != v {
-		clear(c.answers)
-		c.version, c.size = v, 0
-	}
-	body, ok := c.answers[key]
-	c.mu.Unlock()
-	if ok {
-		return body, nil
-	}
-	// Read after taking the version: what is kept under v is at least as
-	// new as v, so it is never older than what a request seeing v may get.
-	if body, err = encodeAnswer(read()); err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	if c.version == v && c.size+len(body) <= maxCachedAnswerBytes {
-		c.answers[key] = body
-		c.size += len(body)
-	}
-	c.mu.Unlock()
-	return body, nil
+	return s.answers.get(ctx, s.watch, key, func() ([]byte, error) { return encodeAnswer(read()) })
 }
 
 func encodeAnswer(v any, err error) ([]byte, error) {
@@ -376,8 +392,8 @@ func openStore(ctx context.Context, dbURL string, log *slog.Logger) (*Store, err
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", displayName(dbURL), err)
 	}
-	s.users.users = map[string]User{}
-	s.answers.answers = map[string][]byte{}
+	s.users = newVersionCache(10000, func(User) int { return 1 })
+	s.answers = newVersionCache(8<<20, func(body []byte) int { return len(body) })
 	s.jobs, s.writerDone = make(chan writeJob, maxBatch), make(chan struct{})
 	go s.writeLoop()
 	return s, nil
