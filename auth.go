@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -88,8 +89,15 @@ type hasher struct {
 
 func newHasher(cfg *Config) *hasher {
 	a := cfg.Auth.Argon2
-	h := &hasher{scheme: cfg.Auth.PwdContext.Schemes[0], memory: a.MemoryKiB, iterations: a.Iterations,
+	return &hasher{scheme: cfg.Auth.PwdContext.Schemes[0], memory: a.MemoryKiB, iterations: a.Iterations,
 		threads: a.Parallelism, bcryptCost: cfg.Auth.BcryptCost}
+}
+
+// newLoginHasher is newHasher with the dummy hash that logins of unknown
+// users are checked against (only the server verifies logins; the first
+// start and set-password need not pay for it).
+func newLoginHasher(cfg *Config) *hasher {
+	h := newHasher(cfg)
 	h.dummy, _ = h.Hash("dummy password, never valid")
 	return h
 }
@@ -353,6 +361,17 @@ func (f failures) expired(now time.Time, window time.Duration) bool {
 	return now.Sub(f.since) > window && !f.blockedUntil.After(now)
 }
 
+// longestWait is how long the most blocked of fs is still blocked at now.
+func longestWait(now time.Time, fs ...failures) time.Duration {
+	var wait time.Duration
+	for _, f := range fs {
+		if f.blockedUntil.After(now) {
+			wait = max(wait, f.blockedUntil.Sub(now))
+		}
+	}
+	return wait
+}
+
 // holdBack is how long to delay the answer to a pair's failed login:
 // nothing for the first half of the allowed failures, then a little more
 // each time.
@@ -397,14 +416,13 @@ func newLoginThrottle(c ThrottleConfig) *loginThrottle {
 func (t *loginThrottle) blocked(username, client string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.now()
-	var wait time.Duration
+	var fs []failures
 	for _, key := range []string{pairKey(username, client), clientKey(client)} {
-		if f := t.entries[key]; f != nil && f.blockedUntil.After(now) {
-			wait = max(wait, f.blockedUntil.Sub(now))
+		if f := t.entries[key]; f != nil {
+			fs = append(fs, *f)
 		}
 	}
-	return wait
+	return longestWait(t.now(), fs...)
 }
 
 func (t *loginThrottle) failed(username, client string) time.Duration {
@@ -483,33 +501,28 @@ func (t *sharedThrottle) blocked(username, client string) time.Duration {
 		t.store.log.Error("login throttle: read failures", "err", err)
 		return 0
 	}
-	now := t.now()
-	var wait time.Duration
-	for _, f := range counts {
-		if f.blockedUntil.After(now) {
-			wait = max(wait, f.blockedUntil.Sub(now))
-		}
-	}
-	return wait
+	return longestWait(t.now(), slices.Collect(maps.Values(counts))...)
 }
 
 func (t *sharedThrottle) failed(username, client string) time.Duration {
 	ctx, cancel := context.WithTimeout(context.Background(), throttleTimeout)
 	defer cancel()
-	now := t.now()
-	limits := map[string]int{pairKey(username, client): t.maxPerPair, clientKey(client): t.maxPerClient}
+	now, pair, byClient := t.now(), pairKey(username, client), clientKey(client)
 	var expireBefore time.Time
 	if t.calls.Add(1)%100 == 1 {
 		expireBefore = now.Add(-t.window)
 	}
 	counts, err := t.store.AddLoginFailure(ctx, func(key string, f failures) failures {
-		return f.next(now, t.window, limits[key])
-	}, now, expireBefore, pairKey(username, client), clientKey(client))
+		if key == pair {
+			return f.next(now, t.window, t.maxPerPair)
+		}
+		return f.next(now, t.window, t.maxPerClient)
+	}, now, expireBefore, pair, byClient)
 	if err != nil {
 		t.store.log.Error("login throttle: count a failure", "err", err)
 		return 0
 	}
-	return holdBack(counts[pairKey(username, client)].count, t.maxPerPair)
+	return holdBack(counts[pair].count, t.maxPerPair)
 }
 
 func (t *sharedThrottle) succeeded(username, client string) {

@@ -101,7 +101,7 @@ func (a *app) docsRoutes() error {
 	a.mux.Handle("GET "+root+"/docs", docsHeaders(serveBytes("text/html; charset=utf-8", page)))
 	a.mux.Handle("GET "+root+"/docs/{file}", docsHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("file")
-		if name == "index.html" || name == "refresh.sh" || path.Ext(name) == ".sh" {
+		if name == "index.html" || path.Ext(name) == ".sh" {
 			writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
 			return
 		}

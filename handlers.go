@@ -41,7 +41,7 @@ type app struct {
 }
 
 func newApp(cfg *Config, store *Store, log *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, store: store, log: log, hasher: newHasher(cfg),
+	a := &app{cfg: cfg, store: store, log: log, hasher: newLoginHasher(cfg),
 		tokens: newTokens(cfg.Auth.SecretKey, time.Duration(cfg.Auth.ExpireMinutes)*time.Minute),
 		roles:  routeRoles(cfg.RBAC), mux: http.NewServeMux(), throttle: newThrottle(cfg.LoginThrottle, store)}
 	var err error
@@ -147,9 +147,9 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var problems validationError
-	form := func(name string) string {
+	form := func(name string) string { // a required field: empty counts as missing
 		v := r.PostFormValue(name)
-		if v == "" && (name == "username" || name == "password") {
+		if v == "" {
 			problems = append(problems, fieldError{Type: "missing", Loc: []any{"body", name}, Msg: "Field required"})
 		}
 		return v
@@ -551,8 +551,9 @@ func (q *request) id(name string) int64 {
 // BODY_RESPONSE_ITEMS_LIMIT; a larger limit is capped silently) and
 // after_id (≥ 0, default 0: only items with a larger id).
 func (q *request) page() page {
+	query := q.r.URL.Query() // parses the query string: once, not per parameter
 	read := func(name string, fallback int64) int64 {
-		v, given := q.r.URL.Query()[name]
+		v, given := query[name]
 		if !given {
 			return fallback
 		}
@@ -593,9 +594,9 @@ func (q *request) body() *input {
 		q.problems = append(q.problems, fieldError{Type: "missing", Loc: []any{"body"}, Msg: "Field required"})
 		q.in.dead = true
 	default:
-		in, err := newInput(data)
-		if err != nil {
-			q.problems = append(q.problems, err.(validationError)...)
+		in, problems := newInput(data)
+		if problems != nil {
+			q.problems = append(q.problems, problems...)
 			q.in.dead = true
 		} else {
 			q.in = in

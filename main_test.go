@@ -154,6 +154,20 @@ func TestSecretKey(t *testing.T) {
 		}
 	})
 
+	t.Run("a key shorter than 32 characters is refused, from anywhere", func(t *testing.T) {
+		short := strings.Repeat("k", 31)
+		t.Setenv("TICKETAPI_SECRET_KEY", short)
+		if err := testConfig(t).resolveSecret(); err == nil || !strings.Contains(err.Error(), "32") {
+			t.Fatalf("resolveSecret with a 31-character TICKETAPI_SECRET_KEY: %v, want a refusal", err)
+		}
+		t.Setenv("TICKETAPI_SECRET_KEY", "")
+		cfg := testConfig(t)
+		cfg.Auth.SecretKey, cfg.Auth.SecretKeyFile = "", mtWriteFile(t, "empty.key", "") // a crash between create and write
+		if err := cfg.resolveSecret(); err == nil || !strings.Contains(err.Error(), "32") {
+			t.Fatalf("resolveSecret with an empty secret.key: %v, want a refusal", err)
+		}
+	})
+
 	t.Run("TICKETAPI_SECRET_KEY overrides the published key", func(t *testing.T) {
 		const key = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 		t.Setenv("TICKETAPI_SECRET_KEY", key)
@@ -335,6 +349,18 @@ func TestCommandLine(t *testing.T) {
 		}
 		if out.String() != "ticketapi dev\n" {
 			t.Fatalf("version printed %q", out.String())
+		}
+	})
+
+	t.Run("serve is the default command and listens on 127.0.0.1:8000 by default", func(t *testing.T) {
+		if def := mtDefaults(t); def.ListenAddr != "127.0.0.1:8000" {
+			t.Fatalf("default listen address %q, want 127.0.0.1:8000 (SPEC §10)", def.ListenAddr)
+		}
+		var out, errOut bytes.Buffer
+		missing := filepath.Join(t.TempDir(), "missing.json")
+		err := run([]string{"-config", missing}, strings.NewReader(""), &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), missing) {
+			t.Fatalf("run with only serve's flags: %v, want serve's error naming %s", err, missing)
 		}
 	})
 

@@ -119,16 +119,14 @@ type input struct {
 
 // newInput decodes a body that must be one JSON object, in one pass; only
 // a body that is valid JSON but no object is decoded again, to show it.
-func newInput(body []byte) (*input, error) {
+func newInput(body []byte) (*input, validationError) {
 	in := &input{}
 	err := json.Unmarshal(body, &in.fields)
 	var notObject *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &notObject) || err == nil && in.fields == nil: // an array, a string, a number, null
-		var raw any
-		json.Unmarshal(body, &raw)
 		return nil, validationError{{Type: "model_attributes_type", Loc: []any{"body"},
-			Msg: "Input should be a valid dictionary or object to extract attributes from", Input: raw}}
+			Msg: "Input should be a valid dictionary or object to extract attributes from", Input: decoded(body)}}
 	case err != nil:
 		return nil, validationError{{Type: "json_invalid", Loc: []any{"body", 0},
 			Msg: "JSON decode error: " + err.Error(), Input: map[string]any{}}}
@@ -138,14 +136,6 @@ func newInput(body []byte) (*input, error) {
 
 func (in *input) add(typ, field, msg string, value any, ctx map[string]any) {
 	in.errs = append(in.errs, fieldError{Type: typ, Loc: []any{"body", field}, Msg: msg, Input: value, Ctx: ctx})
-}
-
-// err is nil when every field was valid.
-func (in *input) err() error {
-	if len(in.errs) == 0 {
-		return nil
-	}
-	return in.errs
 }
 
 // raw returns the field's JSON value, or reports it missing when required.
