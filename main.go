@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -101,6 +102,7 @@ func (f *commonFlags) load() (*Config, error) {
 func cmdServe(args []string, stderr io.Writer) error {
 	f := newFlags("serve", stderr)
 	addr := f.fs.String("addr", "", "listen address HOST:PORT (overrides the config)")
+	profileAddr := f.fs.String("pprof", "", "also serve Go's profiler (net/http/pprof) on this loopback HOST:PORT; off by default")
 	if err := f.fs.Parse(args); err != nil {
 		return err
 	}
@@ -114,7 +116,42 @@ func cmdServe(args []string, stderr io.Writer) error {
 	logger := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if *profileAddr != "" {
+		stopProfiler, err := startProfiler(*profileAddr, logger)
+		if err != nil {
+			return err
+		}
+		defer stopProfiler()
+	}
 	return serve(ctx, cfg, logger, nil)
+}
+
+// startProfiler serves net/http/pprof on its own listener, never on the API's
+// port. The profiles show the server's internals (and /debug/pprof/cmdline
+// its command line), so only a loopback address is accepted: reach it from
+// elsewhere through an SSH tunnel.
+func startProfiler(addr string, logger *slog.Logger) (stop func(), err error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("-pprof %s: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("-pprof %s: only a loopback address (127.0.0.1, [::1], localhost) is allowed", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-pprof: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index) // also heap, goroutine, allocs, block, mutex
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	logger.Info("profiler listening", "addr", ln.Addr().String(), "path", "/debug/pprof/")
+	return func() { srv.Close() }, nil
 }
 
 // serve runs the server until ctx is done, then drains in-flight requests

@@ -902,3 +902,43 @@ func TestBackupCommand(t *testing.T) {
 		}
 	})
 }
+
+// The profiler (serve -pprof) listens only on loopback, apart from the API.
+func TestProfiler(t *testing.T) {
+	t.Parallel()
+	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:6060", "[::]:0", "example.com:6060", "no-port"} {
+		if _, err := startProfiler(addr, slog.New(slog.DiscardHandler)); err == nil {
+			t.Errorf("startProfiler(%q) accepted an address that is not loopback", addr)
+		}
+	}
+	var out, errOut bytes.Buffer
+	err := run([]string{"serve", "-db", filepath.Join(t.TempDir(), "x.db"), "-pprof", "0.0.0.0:0"}, strings.NewReader(""), &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Fatalf("serve -pprof 0.0.0.0:0: %v, want a refusal naming loopback", err)
+	}
+
+	var logs bytes.Buffer
+	stop, err := startProfiler("127.0.0.1:0", slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no address in the profiler's log line: %q", logs.String())
+	}
+	for path, want := range map[string]string{"/debug/pprof/": "goroutine", "/debug/pprof/heap?debug=1": "heap profile", "/debug/pprof/cmdline": ""} {
+		resp, err := http.Get("http://" + m[1] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d %.80q, want 200 with %q", path, resp.StatusCode, body, want)
+		}
+	}
+	stop()
+	if _, err := http.Get("http://" + m[1] + "/debug/pprof/"); err == nil {
+		t.Error("the profiler still answers after stop")
+	}
+}

@@ -95,7 +95,8 @@ type changeWatch struct {
 
 // versionCheck is one reading of data_version, shared by its waiters.
 type versionCheck struct {
-	done    chan struct{}
+	lead    chan struct{} // given to one waiter: it reads for them all
+	done    chan struct{} // closed when the reading is in
 	version int64
 	err     error
 }
@@ -135,7 +136,7 @@ func (w *changeWatch) read() (int64, error) {
 	w.mu.Lock()
 	check := w.next
 	if check == nil {
-		check = &versionCheck{done: make(chan struct{})}
+		check = &versionCheck{lead: make(chan struct{}, 1), done: make(chan struct{})}
 		w.next = check
 	}
 	leads := !w.asking
@@ -145,13 +146,20 @@ func (w *changeWatch) read() (int64, error) {
 	w.mu.Unlock()
 	if leads {
 		w.ask(check)
+	} else {
+		select {
+		case <-check.lead:
+			w.ask(check)
+		case <-check.done:
+		}
 	}
-	<-check.done
 	return check.version, check.err
 }
 
 // ask reads data_version for check; if others gathered for the next check
-// meanwhile, a new goroutine asks for them (the caller's request goes on).
+// meanwhile, it hands that check to one of them to read. (A waiter rather
+// than a new goroutine: SQLite's calls need a deep stack, which a request's
+// goroutine has already grown and a new one would grow again each time.)
 func (w *changeWatch) ask(check *versionCheck) {
 	check.err = w.stmt.QueryRowContext(context.Background()).Scan(&check.version)
 	close(check.done)
@@ -160,7 +168,7 @@ func (w *changeWatch) ask(check *versionCheck) {
 	w.next, w.asking = nil, next != nil
 	w.mu.Unlock()
 	if next != nil {
-		go w.ask(next)
+		next.lead <- struct{}{} // buffered; next has a waiter, who made it
 	}
 }
 
