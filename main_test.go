@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -941,4 +942,97 @@ func TestProfiler(t *testing.T) {
 	if _, err := http.Get("http://" + m[1] + "/debug/pprof/"); err == nil {
 		t.Error("the profiler still answers after stop")
 	}
+}
+
+// The server's log lines are written in batches (batchWriter): never lost
+// by a clean stop, never torn, warnings and errors written at once.
+func TestBatchWriter(t *testing.T) {
+	t.Parallel()
+	t.Run("info waits, a warning writes it and itself at once, Close writes the rest", func(t *testing.T) {
+		t.Parallel()
+		out := &lockedBuffer{buf: &bytes.Buffer{}}
+		w := newBatchWriter(out, time.Hour)
+		log := newLogger(&Config{LogFormat: "text"}, w)
+		log.Info("first")
+		if got := out.String(); got != "" {
+			t.Fatalf("an info line was written before its batch: %q", got)
+		}
+		log.With("part", 2).Error("second") // With: the flushing survives WithAttrs
+		got := out.String()
+		if !strings.Contains(got, "msg=first") || !strings.Contains(got, "msg=second part=2") || strings.Index(got, "first") > strings.Index(got, "second") {
+			t.Fatalf("after an error: %q, want the info line, then the error line", got)
+		}
+		log.WithGroup("g").Info("third")
+		if strings.Contains(out.String(), "third") {
+			t.Fatal("an info line after the error was written before its batch")
+		}
+		w.Close()
+		if !strings.Contains(out.String(), "msg=third") {
+			t.Fatalf("Close did not write the last line: %q", out.String())
+		}
+		log.Info("fourth")
+		if !strings.Contains(out.String(), "msg=fourth") {
+			t.Fatal("a line after Close was not written at once")
+		}
+	})
+	t.Run("a batch is written after the delay", func(t *testing.T) {
+		t.Parallel()
+		out := &lockedBuffer{buf: &bytes.Buffer{}}
+		w := newBatchWriter(out, 5*time.Millisecond)
+		defer w.Close()
+		fmt.Fprintln(w, "line one")
+		deadline := time.Now().Add(5 * time.Second)
+		for out.String() != "line one\n" {
+			if time.Now().After(deadline) {
+				t.Fatalf("the line was not written within 5 s: %q", out.String())
+			}
+			time.Sleep(time.Millisecond)
+		}
+		fmt.Fprintln(w, "line two") // a second batch arms the timer again
+		for out.String() != "line one\nline two\n" {
+			if time.Now().After(deadline) {
+				t.Fatalf("the second batch was not written: %q", out.String())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	t.Run("a full batch is written at once", func(t *testing.T) {
+		t.Parallel()
+		out := &lockedBuffer{buf: &bytes.Buffer{}}
+		w := newBatchWriter(out, time.Hour)
+		line := strings.Repeat("x", 1023) + "\n"
+		for range maxLogBatch / len(line) {
+			io.WriteString(w, line)
+		}
+		if n := len(out.String()); n != maxLogBatch {
+			t.Fatalf("%d bytes written after %d bytes of lines, want all of them", n, maxLogBatch)
+		}
+	})
+	t.Run("lines from many goroutines arrive whole, none lost", func(t *testing.T) {
+		t.Parallel()
+		out := &lockedBuffer{buf: &bytes.Buffer{}}
+		w := newBatchWriter(out, time.Millisecond)
+		log := newLogger(&Config{LogFormat: "json"}, w)
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 500 {
+					log.Info("request", "g", g, "i", i, "pad", strings.Repeat("p", i%200))
+				}
+			})
+		}
+		wg.Wait()
+		w.Close()
+		seen := map[[2]int]bool{}
+		for _, line := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+			var rec struct{ G, I int }
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("a torn line: %v: %q", err, line)
+			}
+			seen[[2]int{rec.G, rec.I}] = true
+		}
+		if len(seen) != 8*500 {
+			t.Fatalf("%d distinct lines, want %d", len(seen), 8*500)
+		}
+	})
 }
