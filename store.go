@@ -19,6 +19,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -86,11 +87,18 @@ type Store struct {
 // each of them: it is read after they all arrived.
 type changeWatch struct {
 	conn *sql.Conn
-	stmt *sql.Stmt
+	stmt driverStmt // PRAGMA data_version, prepared on conn's driver connection
+	dest [1]driver.Value
 
 	mu     sync.Mutex
-	asking bool          // a goroutine is reading data_version for others
+	asking bool          // a goroutine is reading data_version (for itself, or for others)
 	next   *versionCheck // the check that starts when the current one ends
+}
+
+// driverStmt is a driver's prepared statement, as changeWatch uses it.
+type driverStmt interface {
+	driver.Stmt
+	driver.StmtQueryContext
 }
 
 // versionCheck is one reading of data_version, shared by its waiters.
@@ -134,35 +142,34 @@ func withVersionMemo(ctx context.Context) context.Context {
 
 func (w *changeWatch) read() (int64, error) {
 	w.mu.Lock()
+	if !w.asking { // nobody is asking: ask, without anything to share
+		w.asking = true
+		w.mu.Unlock()
+		v, err := w.query()
+		w.handOn()
+		return v, err
+	}
 	check := w.next
 	if check == nil {
 		check = &versionCheck{lead: make(chan struct{}, 1), done: make(chan struct{})}
 		w.next = check
 	}
-	leads := !w.asking
-	if leads {
-		w.asking, w.next = true, nil
-	}
 	w.mu.Unlock()
-	if leads {
-		w.ask(check)
-	} else {
-		select {
-		case <-check.lead:
-			w.ask(check)
-		case <-check.done:
-		}
+	select {
+	case <-check.lead:
+		check.version, check.err = w.query()
+		close(check.done)
+		w.handOn()
+	case <-check.done:
 	}
 	return check.version, check.err
 }
 
-// ask reads data_version for check; if others gathered for the next check
-// meanwhile, it hands that check to one of them to read. (A waiter rather
-// than a new goroutine: SQLite's calls need a deep stack, which a request's
-// goroutine has already grown and a new one would grow again each time.)
-func (w *changeWatch) ask(check *versionCheck) {
-	check.err = w.stmt.QueryRowContext(context.Background()).Scan(&check.version)
-	close(check.done)
+// handOn ends a reading: the check that gathered meanwhile, if any, goes to
+// one of its waiters to read for all of them. (A waiter rather than a new
+// goroutine: SQLite's calls need a deep stack, which a request's goroutine
+// has already grown and a new one would grow again each time.)
+func (w *changeWatch) handOn() {
 	w.mu.Lock()
 	next := w.next
 	w.next, w.asking = nil, next != nil
@@ -170,6 +177,35 @@ func (w *changeWatch) ask(check *versionCheck) {
 	if next != nil {
 		next.lead <- struct{}{} // buffered; next has a waiter, who made it
 	}
+}
+
+// query reads data_version. It talks to the driver directly, under
+// sql.Conn.Raw: database/sql's rows and scanning were a third of this
+// question's cost, asked on nearly every request. Only the goroutine that
+// is asking calls it, so dest needs no lock.
+func (w *changeWatch) query() (version int64, err error) {
+	err = w.conn.Raw(func(driverConn any) error {
+		rows, err := w.stmt.QueryContext(context.Background(), nil)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if err := rows.Next(w.dest[:]); err != nil {
+			return err
+		}
+		var ok bool
+		if version, ok = w.dest[0].(int64); !ok {
+			return fmt.Errorf("PRAGMA data_version gave %T", w.dest[0])
+		}
+		return nil
+	})
+	return version, err
+}
+
+// close closes the statement and gives the connection back.
+func (w *changeWatch) close() error {
+	err := w.conn.Raw(func(any) error { return w.stmt.Close() })
+	return errors.Join(err, w.conn.Close())
 }
 
 // versionCache keeps values valid for one data_version: any commit, by this
@@ -453,7 +489,7 @@ func (s *Store) Close() error {
 		close(s.jobs)
 		<-s.writerDone
 		if s.watch != nil {
-			s.closeErr = errors.Join(s.watch.stmt.Close(), s.watch.conn.Close())
+			s.closeErr = s.watch.close()
 		}
 		s.closeErr = errors.Join(s.closeErr, s.read.Close(), s.write.Close())
 	})
@@ -513,12 +549,27 @@ func newChangeWatch(ctx context.Context, read *pool) (*changeWatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	stmt, err := conn.PrepareContext(ctx, "PRAGMA data_version")
+	w := &changeWatch{conn: conn}
+	err = conn.Raw(func(driverConn any) error {
+		prepare, ok := driverConn.(driver.ConnPrepareContext)
+		if !ok {
+			return fmt.Errorf("the SQLite driver's connection (%T) cannot prepare with a context", driverConn)
+		}
+		stmt, err := prepare.PrepareContext(ctx, "PRAGMA data_version")
+		if err != nil {
+			return err
+		}
+		if w.stmt, ok = stmt.(driverStmt); !ok {
+			stmt.Close()
+			return fmt.Errorf("the SQLite driver's statement (%T) cannot query with a context", stmt)
+		}
+		return nil
+	})
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	return &changeWatch{conn: conn, stmt: stmt}, nil
+	return w, nil
 }
 
 // now is the timestamp format of the original, in UTC.
