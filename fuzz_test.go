@@ -6,10 +6,14 @@ package main
 // fuzzes each target for a bounded time.
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fuzzServer is a server to call in-process, with a manager's token.
@@ -101,4 +105,41 @@ func FuzzBearerToken(f *testing.F) {
 			t.Fatalf("Authorization %q was accepted", header)
 		}
 	})
+}
+
+// The server's log lines in the text format are written by
+// quickTextHandler; whatever a record holds, they must equal what slog's
+// own TextHandler writes (or be left to it).
+func FuzzQuickTextMatchesSlog(f *testing.F) {
+	f.Add("request", "path", "/api/v1/me", int64(200), 0.123, int64(1764372000123456789), true)
+	f.Add("", "", "", int64(0), 0.0, int64(0), false)
+	f.Add("a b", "k=v", "say \"hi\"\n", int64(-1), 1e21, int64(-62135596800000000), true)
+	f.Add("tab\there", "ключ", "\xff\xfe", int64(1<<62), 1e-7, int64(253402300799999999), false)
+	f.Add("\u2028", "back\\slash", "\u00a0nbsp", int64(42), 60000.5, int64(1), true)
+	f.Add("del\x7f", "é", "emoji 🙂", int64(7), -0.0, int64(999), false)
+	f.Fuzz(func(t *testing.T, msg, key, value string, n int64, x float64, nanos int64, yes bool) {
+		quickTextMatchesSlog(t, msg, key, value, n, x, nanos, yes)
+	})
+}
+
+func quickTextMatchesSlog(t *testing.T, msg, key, value string, n int64, x float64, nanos int64, yes bool) {
+	t.Helper()
+	r := slog.NewRecord(time.Unix(0, nanos).UTC(), slog.LevelWarn, msg, 0)
+	r.AddAttrs(slog.String(key, value), slog.Int64("n", n), slog.Float64("x", x), slog.Bool("yes", yes),
+		slog.String("user", value+key))
+	var want, got bytes.Buffer
+	if err := slog.NewTextHandler(&want, nil).Handle(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	line, ok := appendTextLine(nil, r)
+	if !ok {
+		if key != "" {
+			t.Fatalf("appendTextLine left a record of strings and numbers to slog: %q", want.String())
+		}
+		return // an empty key: slog's business
+	}
+	got.Write(line)
+	if got.String() != want.String() {
+		t.Fatalf("quick text line differs from slog's:\n got %q\nwant %q", got.String(), want.String())
+	}
 }

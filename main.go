@@ -26,10 +26,13 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -604,8 +607,10 @@ func readOrCreateSecret(file string) (string, error) {
 	return key, f.Close()
 }
 
+// newLogger makes the server's logger; w must take writes from several
+// goroutines at once (an *os.File or a batchWriter does).
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
-	var h slog.Handler = slog.NewTextHandler(w, nil)
+	var h slog.Handler = quickTextHandler{slog.NewTextHandler(w, nil), w}
 	if cfg.LogFormat == "json" {
 		h = slog.NewJSONHandler(w, nil)
 	}
@@ -613,6 +618,97 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 		h = flushingHandler{h, b}
 	}
 	return slog.New(h)
+}
+
+// quickTextHandler writes the lines slog's TextHandler would write, byte
+// for byte, for records it can format on its own: attributes that are
+// strings, integers, floats or booleans, no groups. That is every access log
+// line, and formatting them here costs a fraction of slog's general way
+// (which was 10% of a GET /me's CPU). Other records, and loggers made by
+// With or WithGroup, go to slog. TestQuickTextMatchesSlog holds the two
+// together.
+type quickTextHandler struct {
+	*slog.TextHandler
+	out io.Writer
+}
+
+var lineBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+func (h quickTextHandler) Handle(ctx context.Context, r slog.Record) error {
+	buf := lineBuffers.Get().(*[]byte)
+	defer lineBuffers.Put(buf)
+	line, ok := appendTextLine((*buf)[:0], r)
+	if !ok {
+		return h.TextHandler.Handle(ctx, r)
+	}
+	if cap(line) <= 16<<10 { // keep no huge buffer around
+		*buf = line
+	}
+	_, err := h.out.Write(line)
+	return err
+}
+
+// appendTextLine appends r as slog's TextHandler (without options) writes
+// it, or reports that it cannot.
+func appendTextLine(b []byte, r slog.Record) ([]byte, bool) {
+	if r.Time.IsZero() {
+		return b, false
+	}
+	b = append(b, "time="...)
+	b = r.Time.Round(0).AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = append(b, " level="...)
+	b = appendTextString(b, r.Level.String())
+	b = append(b, " msg="...)
+	b = appendTextString(b, r.Message)
+	ok := true
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "" {
+			ok = false
+			return false
+		}
+		b = append(b, ' ')
+		b = appendTextString(b, a.Key)
+		b = append(b, '=')
+		switch v := a.Value; v.Kind() {
+		case slog.KindString:
+			b = appendTextString(b, v.String())
+		case slog.KindInt64:
+			b = strconv.AppendInt(b, v.Int64(), 10)
+		case slog.KindFloat64:
+			b = strconv.AppendFloat(b, v.Float64(), 'g', -1, 64)
+		case slog.KindBool:
+			b = strconv.AppendBool(b, v.Bool())
+		default:
+			ok = false
+		}
+		return ok
+	})
+	return append(b, '\n'), ok
+}
+
+// appendTextString appends s as slog's text format does: as it is, or
+// quoted when it is empty or holds a space, '=', '"', a control character,
+// or a non-printable or invalid rune.
+func appendTextString(b []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c <= ' ' || c == '=' || c == '"' {
+				return strconv.AppendQuote(b, s)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return strconv.AppendQuote(b, s)
+		}
+		i += size
+	}
+	if s == "" {
+		return append(b, `""`...)
+	}
+	return append(b, s...)
 }
 
 // logBatchDelay is how long a log line may wait to be written with others.
