@@ -270,6 +270,29 @@ func TestConfigRefused(t *testing.T) {
 		{"PWD_CONTEXT scheme md5 is refused", mtWriteFile(t, "c.json", `{"auth": {"PWD_CONTEXT": {"schemes": ["md5"]}}}`), []string{"md5"}},
 		{"an unknown rbac route is refused", mtWriteFile(t, "c.json", `{"rbac": {"GET /nowhere/": ["admin"]}}`), []string{"GET /nowhere/"}},
 		{"an unknown rbac role is refused", mtWriteFile(t, "c.json", `{"rbac": {"GET /user/": ["admin", "superuser"]}}`), []string{"superuser"}},
+		{"a token lifetime of 0 minutes is refused", mtWriteFile(t, "c.json", `{"auth": {"ACCESS_TOKEN_EXPIRE_MINUTES": 0}}`), []string{"ACCESS_TOKEN_EXPIRE_MINUTES"}},
+		{"a negative token lifetime is refused", mtWriteFile(t, "c.json", `{"auth": {"ACCESS_TOKEN_EXPIRE_MINUTES": -5}}`), []string{"ACCESS_TOKEN_EXPIRE_MINUTES"}},
+		{"no password scheme is refused", mtWriteFile(t, "c.json", `{"auth": {"PWD_CONTEXT": {"schemes": []}}}`), []string{"schemes"}},
+		{"argon2 memory under 8 KiB is refused", mtWriteFile(t, "c.json", `{"auth": {"ARGON2": {"memory_kib": 7}}}`), []string{"ARGON2", "memory_kib"}},
+		{"argon2 with 0 iterations is refused", mtWriteFile(t, "c.json", `{"auth": {"ARGON2": {"iterations": 0}}}`), []string{"ARGON2", "iterations"}},
+		{"argon2 with parallelism 0 is refused", mtWriteFile(t, "c.json", `{"auth": {"ARGON2": {"parallelism": 0}}}`), []string{"ARGON2", "parallelism"}},
+		{"bcrypt cost 3 is refused", mtWriteFile(t, "c.json", `{"auth": {"BCRYPT_COST": 3}}`), []string{"BCRYPT_COST"}},
+		{"bcrypt cost 32 is refused", mtWriteFile(t, "c.json", `{"auth": {"BCRYPT_COST": 32}}`), []string{"BCRYPT_COST"}},
+		{"a root_path without a leading / is refused", mtWriteFile(t, "c.json", `{"root_path": "api/v1"}`), []string{"root_path", "api/v1"}},
+		{"a root_path ending in / is refused", mtWriteFile(t, "c.json", `{"root_path": "/api/v1/"}`), []string{"root_path", "/api/v1/"}},
+		{"an empty root_path is refused", mtWriteFile(t, "c.json", `{"root_path": ""}`), []string{"root_path"}},
+		{"an items limit of 0 is refused", mtWriteFile(t, "c.json", `{"BODY_RESPONSE_ITEMS_LIMIT": 0}`), []string{"BODY_RESPONSE_ITEMS_LIMIT"}},
+		{"a shutdown timeout of 0 s is refused", mtWriteFile(t, "c.json", `{"shutdown_timeout_seconds": 0}`), []string{"shutdown_timeout_seconds"}},
+		{"log_format xml is refused", mtWriteFile(t, "c.json", `{"log_format": "xml"}`), []string{"log_format", "xml"}},
+		{"login_throttle with 0 failures per user is refused", mtWriteFile(t, "c.json", `{"login_throttle": {"max_failures_per_user": 0}}`), []string{"login_throttle"}},
+		{"login_throttle with 0 failures per client is refused", mtWriteFile(t, "c.json", `{"login_throttle": {"max_failures_per_client": 0}}`), []string{"login_throttle"}},
+		{"login_throttle with a window of 0 s is refused", mtWriteFile(t, "c.json", `{"login_throttle": {"window_seconds": 0}}`), []string{"login_throttle"}},
+		{"login_throttle with 99 entries is refused", mtWriteFile(t, "c.json", `{"login_throttle": {"max_entries": 99}}`), []string{"login_throttle", "max_entries"}},
+		{"a trusted proxy that is no address is refused", mtWriteFile(t, "c.json", `{"trusted_proxies": ["proxy.example.com"]}`), []string{"proxy.example.com"}},
+		{"CORS * with credentials is refused", mtWriteFile(t, "c.json", `{"cors": {"allow_origins": ["*"], "allow_credentials": true}}`), []string{"cors", "allow_credentials"}},
+		{"a raise_error status under 400 is refused", mtWriteFile(t, "c.json", `{"raise_error": {"user_disabled": {"status_code": 200, "detail": "Disabled"}}}`), []string{"raise_error.user_disabled"}},
+		{"a raise_error status over 599 is refused", mtWriteFile(t, "c.json", `{"raise_error": {"user_disabled": {"status_code": 600, "detail": "Disabled"}}}`), []string{"raise_error.user_disabled"}},
+		{"a raise_error without a detail is refused", mtWriteFile(t, "c.json", `{"raise_error": {"user_disabled": {"status_code": 403, "detail": ""}}}`), []string{"raise_error.user_disabled"}},
 		{"malformed JSON names the file", mtWriteFile(t, "broken.json", `{"root_path": "/api/v1",`), nil},
 		{"a missing file names the file", missing, nil},
 	}
@@ -288,6 +311,27 @@ func TestConfigRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The bounds check() draws are the last values it refuses: the first ones
+// past them are taken.
+func TestConfigBoundsAccepted(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		`{"auth": {"ACCESS_TOKEN_EXPIRE_MINUTES": 1}}`,
+		`{"auth": {"ARGON2": {"memory_kib": 8, "iterations": 1, "parallelism": 1}}}`,
+		`{"auth": {"BCRYPT_COST": 4, "PWD_CONTEXT": {"schemes": ["bcrypt"]}}}`,
+		`{"auth": {"BCRYPT_COST": 31}}`,
+		`{"root_path": "/x"}`,
+		`{"BODY_RESPONSE_ITEMS_LIMIT": 1, "shutdown_timeout_seconds": 1, "log_format": "json"}`,
+		`{"login_throttle": {"max_failures_per_user": 1, "max_failures_per_client": 1, "window_seconds": 1, "max_entries": 100}}`,
+		`{"raise_error": {"user_disabled": {"status_code": 400, "detail": "x"}, "user_login_denied": {"status_code": 599, "detail": "y"}}}`,
+		`{"cors": {"allow_origins": ["*"], "allow_credentials": false}}`,
+	} {
+		if _, err := loadConfig(mtWriteFile(t, "c.json", body)); err != nil {
+			t.Errorf("loadConfig(%s): %v, want it taken", body, err)
+		}
 	}
 }
 
