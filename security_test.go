@@ -368,10 +368,30 @@ func TestUserCacheNeverOutlivesAChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.call("GET", "/status", token, nil).expect(200)
+
+	// GET /me's answer is cached too (encoded): the next /me after a
+	// change, by this server or by the other process, shows it.
+	me := func() map[string]any { return ts.call("GET", "/me", token, nil).expect(200).obj() }
+	for range 3 {
+		me()
+	}
+	if _, err := other.UpdateUser(context.Background(), u.ID, func(u *User) error { u.FirstName = "Elsewhere"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := me()["first_name"]; got != "Elsewhere" {
+		t.Fatalf("/me after another process renamed the caller: first_name %v", got)
+	}
+	_, adminToken := ts.userWithToken("cacheadmin", "admin")
+	ts.call("PATCH", fmt.Sprintf("/user/%d/disabled", u.ID), adminToken, map[string]any{"disabled": true}).expect(200)
+	if got := me()["disabled"]; got != true {
+		t.Fatalf("/me after this server disabled the caller: disabled %v", got)
+	}
+
 	if err := other.DeleteUser(context.Background(), u.ID); err != nil {
 		t.Fatal(err)
 	}
 	ts.call("GET", "/status", token, nil).expect(400, "Incorrect User name or password")
+	ts.call("GET", "/me", token, nil).expect(400, "Incorrect User name or password")
 }
 
 // TestAnswerCacheNeverOutlivesAChange: employee answers are cached (SQLite)
