@@ -34,7 +34,7 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 // strings, integers, floats or booleans, no groups. That is every access log
 // line, and formatting them here costs a fraction of slog's general way
 // (which was 10% of a GET /me's CPU). Other records, and loggers made by
-// With or WithGroup, go to slog. TestQuickTextMatchesSlog holds the two
+// With or WithGroup, go to slog. FuzzQuickTextMatchesSlog holds the two
 // together.
 type quickTextHandler struct {
 	*slog.TextHandler

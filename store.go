@@ -180,7 +180,7 @@ func (w *changeWatch) handOn() {
 }
 
 // query reads data_version. It talks to the driver directly, under
-// sql.Conn.Raw: database/sql's rows and scanning were a third of this
+// sql.Conn.Raw: database/sql's rows and scanning were over a quarter of this
 // question's cost, asked on nearly every request. Only the goroutine that
 // is asking calls it, so dest needs no lock.
 func (w *changeWatch) query() (version int64, err error) {
