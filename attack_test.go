@@ -47,7 +47,7 @@ func TestBlackBoxAttacker(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	attack := func(f func()) { repeatUntil(stop, &wg, f) }
+	attack := func(f func()) { repeatUntil(stop, &wg, func() bool { f(); return true }) }
 
 	// Password guessing: 400 until the pair is blocked, then 429.
 	attack(func() {

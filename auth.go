@@ -50,17 +50,18 @@ func withHashSlot(ctx context.Context, f func()) error {
 // hashMemoryLimit is a soft limit for the Go heap: the memory of one
 // argon2id hash per slot plus 32 MiB for everything else. Near it the
 // garbage collector frees the last hashes' memory before a new one is
-// taken, instead of letting the heap double first.
+// taken, instead of letting the heap double first. Since argon2id collects
+// after each big hash, the limit is the backstop, not the usual way.
 func hashMemoryLimit(memoryKiB uint32) int64 {
 	return int64(cap(hashSlots))*int64(memoryKiB)*1024 + 32<<20
 }
 
-// argon2id is argon2.IDKey, run in a hashing slot, followed by a garbage
-// collection when the hash took much memory (64 MiB by default): that
-// memory is garbage once the key is made, and collecting it before the
-// slot is handed on lets the next hash reuse the same pages, so the heap
-// holds one hash's memory per slot instead of growing to the memory limit
-// first. With little else on the heap a collection takes about a
+// argon2id is argon2.IDKey (its callers run it in a hashing slot),
+// followed by a garbage collection when the hash took much memory (64 MiB
+// by default): that memory is garbage once the key is made, and collecting
+// it before the slot is handed on lets the next hash reuse the same pages,
+// so the heap holds one hash's memory per slot instead of growing to the
+// memory limit first. With little else on the heap a collection takes about a
 // millisecond; the hash, some 150.
 func argon2id(password string, salt []byte, iterations, memoryKiB uint32, threads uint8, keyLen uint32) []byte {
 	key := argon2.IDKey([]byte(password), salt, iterations, memoryKiB, threads, keyLen)
@@ -226,7 +227,8 @@ type tokens struct {
 	fingerprints map[string]string
 }
 
-const maxVerifiedTokens = 10000
+// maxRemembered bounds verified and fingerprints each.
+const maxRemembered = 10000
 
 func newTokens(secret string, lifetime time.Duration) *tokens {
 	return &tokens{key: []byte(secret), lifetime: lifetime, verified: map[string]*claims{}, fingerprints: map[string]string{},
@@ -269,7 +271,7 @@ func (t *tokens) parse(raw string) (*claims, error) {
 	c, err := t.verify(raw)
 	if err == nil {
 		t.mu.Lock()
-		if len(t.verified) >= maxVerifiedTokens {
+		if len(t.verified) >= maxRemembered {
 			clear(t.verified)
 		}
 		t.verified[raw] = c
@@ -298,7 +300,7 @@ func (t *tokens) matches(c *claims, u *User) bool {
 	if !ok {
 		fp = t.passwordFingerprint(u.hashedPassword)
 		t.mu.Lock()
-		if len(t.fingerprints) >= maxVerifiedTokens {
+		if len(t.fingerprints) >= maxRemembered {
 			clear(t.fingerprints)
 		}
 		t.fingerprints[u.hashedPassword] = fp

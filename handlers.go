@@ -226,11 +226,14 @@ func (a *app) rehash(r *http.Request, u *User, password string) {
 	u.hashedPassword = hash
 }
 
-// GET /me: the caller, even a disabled one. The encoded answer is kept
-// like the employee answers: /me is the route clients call most.
+// GET /me: the caller, even a disabled one; already encoded when it came
+// from the user cache (SQLite).
 func (a *app) me(w http.ResponseWriter, r *http.Request, caller *User) {
-	body, err := a.store.CachedAnswer(r.Context(), "me "+caller.Username, func() (any, error) { return caller, nil })
-	a.replyEncoded(w, r, body, err)
+	if caller.me != nil {
+		writeEncoded(w, http.StatusOK, caller.me)
+		return
+	}
+	writeJSON(w, http.StatusOK, caller)
 }
 
 // GET /status
@@ -761,7 +764,11 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rand.Read(b)
 		info.id = hex.EncodeToString(b)
 	}
-	r = r.WithContext(context.WithValue(withVersionMemo(r.Context()), requestInfoKey{}, info))
+	ctx := context.WithValue(r.Context(), requestInfoKey{}, info)
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		ctx = withVersionMemo(ctx) // reads only: see versionMemo
+	}
+	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w}
 	h := rec.Header()
 	h.Set("X-Request-ID", info.id)

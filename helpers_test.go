@@ -347,8 +347,9 @@ func copyFixture(t testing.TB, name string) string {
 	return dst
 }
 
-// repeatUntil runs f over and over in a goroutine of wg until stop closes.
-func repeatUntil(stop <-chan struct{}, wg *sync.WaitGroup, f func()) {
+// repeatUntil runs f over and over in a goroutine of wg until stop closes
+// or f says to stop (returns false).
+func repeatUntil(stop <-chan struct{}, wg *sync.WaitGroup, f func() (goOn bool)) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -357,7 +358,9 @@ func repeatUntil(stop <-chan struct{}, wg *sync.WaitGroup, f func()) {
 			case <-stop:
 				return
 			default:
-				f()
+				if !f() {
+					return
+				}
 			}
 		}
 	}()

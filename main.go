@@ -184,7 +184,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(hashMemoryLimit(cfg.Auth.Argon2.MemoryKiB))
 	}
-	debug.FreeOSMemory() // the start's hashes (first admin, dummy) are garbage now
+	debug.FreeOSMemory() // give the pages of the start's hashes (first admin, dummy) back to the system
 	srv := &http.Server{
 		Handler:           app,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -358,28 +358,20 @@ func opsWriters(p *opsProc, token, employeeID, prefix string, n int, stop <-chan
 	var seq atomic.Int64
 	var wg sync.WaitGroup
 	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				title := fmt.Sprintf("%s %05d", prefix, seq.Add(1))
-				tk, ok, err := p.createTicket(token, employeeID, title)
-				switch {
-				case ok:
-					rec.add(tk)
-				case expectFailure():
-					return
-				default:
-					rec.problem(fmt.Sprintf("%s: %v", title, err))
-					return
-				}
+		repeatUntil(stop, &wg, func() bool {
+			title := fmt.Sprintf("%s %05d", prefix, seq.Add(1))
+			tk, ok, err := p.createTicket(token, employeeID, title)
+			switch {
+			case ok:
+				rec.add(tk)
+				return true
+			case expectFailure():
+				return false
+			default:
+				rec.problem(fmt.Sprintf("%s: %v", title, err))
+				return false
 			}
-		}()
+		})
 	}
 	return rec, &wg
 }

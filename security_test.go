@@ -207,6 +207,52 @@ func TestContentTypeAndHeaders(t *testing.T) {
 			t.Fatal("no request id generated")
 		}
 	})
+	t.Run("every JSON answer says application/json; charset=utf-8, cached ones too", func(t *testing.T) {
+		const want = "application/json; charset=utf-8"
+		e := ts.call("POST", "/employee/", token, validEmployee(7)).expect(200).obj()
+		path := fmt.Sprintf("/employee/%v", e["id"])
+		answers := map[string]*response{}
+		for i := range 2 { // the second answers come from the caches (SQLite)
+			answers[fmt.Sprint("GET /me #", i)] = ts.call("GET", "/me", token, nil).expect(200)
+			answers[fmt.Sprint("GET ", path, " #", i)] = ts.call("GET", path, token, nil).expect(200)
+			answers[fmt.Sprint("GET /employee/ #", i)] = ts.call("GET", "/employee/", token, nil).expect(200)
+		}
+		answers["404"] = ts.call("GET", "/employee/999999", token, nil).expect(404, "Employee not found")
+		answers["422"] = ts.call("POST", "/employee/", token, map[string]any{}).expect(422)
+		answers["405"] = ts.call("PATCH", "/employee/", token, nil).expect(405)
+		answers["401"] = ts.call("GET", "/me", "", nil).expect(401)
+		answers["token"] = ts.form("/token", url.Values{"username": {"writer"}, "password": {testPassword}}).expect(200)
+		for name, res := range answers {
+			if got := res.header.Get("Content-Type"); got != want {
+				t.Errorf("%s: Content-Type %q, want %q", name, got, want)
+			}
+		}
+	})
+}
+
+// A database that fails mid-request is a 500 {"detail":"Internal Server
+// Error"} with nothing of the failure in it, on cached routes too; the log
+// has the cause, with the request id (SPEC §1).
+func TestDatabaseFailureIs500(t *testing.T) {
+	ts := newTestServer(t)
+	_, token := ts.userWithToken("dbfail", "admin")
+	e := ts.call("POST", "/employee/", token, validEmployee(8300)).expect(200).obj()
+	path := fmt.Sprintf("/employee/%v", e["id"])
+	ts.call("GET", path, token, nil).expect(200) // warm the caches
+	ts.call("GET", "/me", token, nil).expect(200)
+	if err := ts.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range []string{"/me", path, "/employee/", "/ticket/"} {
+		id := fmt.Sprintf("dbfail-%d", i)
+		res := ts.call("GET", p, token, nil, "X-Request-ID", id).expect(500)
+		if body := strings.TrimSpace(string(res.body)); body != `{"detail":"Internal Server Error"}` {
+			t.Errorf("GET %s after the database closed: %s", p, body)
+		}
+		if log := ts.log.String(); !strings.Contains(log, `msg="internal error"`) || !strings.Contains(log, "request_id="+id) {
+			t.Errorf("GET %s: no internal error with request_id=%s in the log:\n%s", p, id, log)
+		}
+	}
 }
 
 func TestCORS(t *testing.T) {
@@ -342,6 +388,37 @@ func TestAbandonedLoginIsNotHashed(t *testing.T) {
 	}
 	if hashMemoryLimit(65536) != int64(cap(hashSlots))*64<<20+32<<20 {
 		t.Fatalf("memory limit %d", hashMemoryLimit(65536))
+	}
+}
+
+// An unknown user's login costs what a known user's does (SPEC §2: no user
+// enumeration by time): it is checked against a dummy hash made with the
+// configured parameters, which waits for a hashing slot like any other.
+func TestUnknownUserIsHashedToo(t *testing.T) {
+	ts := newTestServer(t)
+	a := ts.cfg.Auth.Argon2
+	prefix := fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$", a.MemoryKiB, a.Iterations, a.Parallelism)
+	if !strings.HasPrefix(ts.app.hasher.dummy, prefix) {
+		t.Fatalf("dummy hash %q, want one made with the configured parameters (%s...)", ts.app.hasher.dummy, prefix)
+	}
+	for range cap(hashSlots) { // every slot busy: a check that hashes has to wait
+		hashSlots <- struct{}{}
+	}
+	defer func() {
+		for range cap(hashSlots) {
+			<-hashSlots
+		}
+	}()
+	for name, hash := range map[string]string{"unknown user": "", "known user": ts.app.hasher.dummy} {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		start := time.Now()
+		if ok, _ := ts.app.hasher.Verify(ctx, hash, "wrong password"); ok {
+			t.Fatalf("%s: a wrong password verified", name)
+		}
+		cancel()
+		if waited := time.Since(start); waited < 40*time.Millisecond {
+			t.Errorf("%s: answered in %v without waiting for a hashing slot: it did not hash", name, waited)
+		}
 	}
 }
 

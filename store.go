@@ -125,9 +125,9 @@ func (w *changeWatch) version(ctx context.Context) (int64, error) {
 
 // versionMemo is the data_version reading of one request: its caches (the
 // caller's user, then the answer) are looked up at one version, the first
-// one it read, rather than asking twice. A request that writes and then
-// reads a cache must not carry one (no handler does: cached answers are
-// GET routes).
+// one it read, rather than asking twice. Only GET and HEAD requests carry
+// one (ServeHTTP): a request that writes must not read a cache at the
+// version it saw before its write.
 type versionMemo struct {
 	version int64
 	read    bool
@@ -260,8 +260,9 @@ func (c *versionCache[V]) get(ctx context.Context, watch *changeWatch, key strin
 }
 
 // AuthUser is UserByUsername for authenticating a request, cached per
-// data_version: a disabled, deleted or re-passworded user is seen on the
-// very next request, because any commit empties the cache.
+// data_version (with its encoding for GET /me): a disabled, deleted or
+// re-passworded user is seen on the very next request, because any commit
+// empties the cache.
 //
 // PostgreSQL has no cheap "did anything change" question that sees the
 // commits of other instances at once, so there every request reads the user.
@@ -274,7 +275,10 @@ func (s *Store) AuthUser(ctx context.Context, username string) (*User, error) {
 		if err != nil {
 			return User{}, err
 		}
-		return *u, nil
+		// GET /me, the route clients call most, answers with this: encoded
+		// once per version, with the user it shows.
+		u.me, err = json.Marshal(u)
+		return *u, err
 	})
 	if err != nil {
 		return nil, err

@@ -833,7 +833,7 @@ func TestChangeWatchSharedChecksAreFresh(t *testing.T) {
 	stop := make(chan struct{})
 	var readers sync.WaitGroup
 	for range 4 {
-		repeatUntil(stop, &readers, func() { ts.store.watch.version(ctx) })
+		repeatUntil(stop, &readers, func() bool { ts.store.watch.version(ctx); return true })
 	}
 	defer func() { close(stop); readers.Wait() }()
 	var wg sync.WaitGroup
