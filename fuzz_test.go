@@ -124,7 +124,19 @@ func FuzzQuickTextMatchesSlog(f *testing.F) {
 
 func quickTextMatchesSlog(t *testing.T, msg, key, value string, n int64, x float64, nanos int64, yes bool) {
 	t.Helper()
-	r := slog.NewRecord(time.Unix(0, nanos).UTC(), slog.LevelWarn, msg, 0)
+	// Each line's time is formatted from the text kept for its second
+	// (appendStamp): a second time in (often) the same second, and a zone
+	// other than UTC, go through that too.
+	at := time.Unix(0, nanos).UTC()
+	zone := time.FixedZone("", int(n%(18*3600)))
+	for _, when := range []time.Time{at, at.Add(time.Duration(n % int64(time.Second))), at.In(zone), at.In(zone)} {
+		quickTextLineMatchesSlog(t, when, msg, key, value, n, x, yes)
+	}
+}
+
+func quickTextLineMatchesSlog(t *testing.T, when time.Time, msg, key, value string, n int64, x float64, yes bool) {
+	t.Helper()
+	r := slog.NewRecord(when, slog.LevelWarn, msg, 0)
 	r.AddAttrs(slog.String(key, value), slog.Int64("n", n), slog.Float64("x", x), slog.Bool("yes", yes),
 		slog.String("user", value+key))
 	var want, got bytes.Buffer
