@@ -30,6 +30,7 @@
 #   SCALE=0|1|only      the data-growth part: no (default) / also / only it
 #   OUT=bench/last-run.md
 #   THREADS=2           wrk threads
+#   LOGIN_DURATION=20s  the 16- and 64-connection login runs (wrk)
 #   LOGIN_C200_DURATION=30s   the 200-connection login run (wrk)
 #   BURST=200           concurrent logins fired at once with curl
 #   HASHRATE_DURATION=5s  each hash-capacity probe (four of them)
@@ -52,6 +53,7 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
   DURATION=${DURATION:-3s}
+  LOGIN_DURATION=${LOGIN_DURATION:-3s}
   LOGIN_C200_DURATION=${LOGIN_C200_DURATION:-3s}
   BURST=${BURST:-50}
   HASHRATE_DURATION=${HASHRATE_DURATION:-2s}
@@ -61,6 +63,10 @@ fi
 WARMUP=${WARMUP:-2s}
 FIRST_WARMUP=${FIRST_WARMUP:-5s}
 DURATION=${DURATION:-10s}
+# Logins come at about 8/s: 10 s would hold only some 80 of them, and the
+# first answers come only after a hash's time (a quarter of a second), which
+# a short run counts against the server.
+LOGIN_DURATION=${LOGIN_DURATION:-20s}
 LOGIN_C200_DURATION=${LOGIN_C200_DURATION:-30s}
 BURST=${BURST:-200}
 HASHRATE_DURATION=${HASHRATE_DURATION:-5s}
@@ -403,7 +409,7 @@ machine() {
   else
     echo "- ticketapi: commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- . ':!bench' 2>/dev/null || echo ' + uncommitted changes')"
   fi
-  echo "- wrk: \`wrk -t$THREADS -c{16,64} -d$DURATION --latency -s bench/wrk.lua\`, load generator and server on the same cores$(pg_local && echo ", and PostgreSQL too")"
+  echo "- wrk: \`wrk -t$THREADS -c{16,64} -d$DURATION --latency -s bench/wrk.lua\` (logins: -d$LOGIN_DURATION, and -c200 -d$LOGIN_C200_DURATION), load generator and server on the same cores$(pg_local && echo ", and PostgreSQL too")"
   echo "- load average before the run: $LOAD_START (anything else running skews the absolute figures; ratios less so)"
 }
 
@@ -536,7 +542,7 @@ part_throughput() {
       measure login "POST /api/v1/token (form, correct password)" 200 /token "$LOGIN_C200_DURATION" 30s
       DRAIN=$IDLE_AFTER
     else
-      measure login "POST /api/v1/token (form, correct password)" "$conns" /token "$DURATION" 30s
+      measure login "POST /api/v1/token (form, correct password)" "$conns" /token "$LOGIN_DURATION" 30s
     fi
     hash_capacity
     after=$probe
