@@ -7,13 +7,14 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/netip"
@@ -655,7 +656,7 @@ var (
 func writeEncoded(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
-	h.Set("Content-Length", strconv.Itoa(len(body)+1))
+	h["Content-Length"] = []string{strconv.Itoa(len(body) + 1)}
 	w.WriteHeader(status)
 	w.Write(body) // body may be a cached answer: never appended to
 	w.Write(newline)
@@ -758,11 +759,18 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // panic recovery, security headers, CORS, then the route (or a JSON 404/405).
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	info := &requestInfo{id: r.Header.Get("X-Request-ID"), client: clientAddress(r, a.trusted)}
+	// Header keys in their canonical spelling ("X-Request-Id") are looked
+	// up and set directly: Get and Set would respell "X-Request-ID" anew,
+	// into a new string, on every request.
+	info := &requestInfo{client: clientAddress(r, a.trusted)}
+	if ids := r.Header["X-Request-Id"]; len(ids) > 0 {
+		info.id = ids[0]
+	}
 	if info.id == "" || len(info.id) > 128 {
-		b := make([]byte, 8)
-		rand.Read(b)
-		info.id = hex.EncodeToString(b)
+		// Unique, not secret: math/rand's generator needs no system call.
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], rand.Uint64())
+		info.id = hex.EncodeToString(b[:])
 	}
 	ctx := context.WithValue(r.Context(), requestInfoKey{}, info)
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -771,7 +779,7 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w}
 	h := rec.Header()
-	h.Set("X-Request-ID", info.id)
+	h["X-Request-Id"] = []string{info.id}
 	h["X-Content-Type-Options"] = nosniff
 	h["Cache-Control"] = noStore
 
