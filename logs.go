@@ -98,7 +98,7 @@ func appendTextLine(b []byte, r slog.Record) ([]byte, bool) {
 
 // stamp is the text of one second as a line's time, with 000 where the
 // milliseconds go: all lines of that second share the rest, and formatting
-// a time anew for each line was a quarter of a line's cost.
+// a time anew for each line was nearly half of a line's cost.
 type stamp struct {
 	unix int64
 	loc  *time.Location

@@ -158,8 +158,8 @@ func (w *changeWatch) read() (int64, error) {
 	if lead {
 		// Before reading, let the goroutines that are ready to run go
 		// first: those that come here join this check rather than each
-		// asking. At 16 connections on 2 cores about 2.5 requests share
-		// a reading this way, against nearly none without it.
+		// asking. Under wrk on 2 cores this made 2.2 requests share a
+		// reading with 16 connections (1.4 without it), 4.1 with 64 (3.3).
 		runtime.Gosched()
 	}
 	select {
