@@ -51,7 +51,8 @@ func withHashSlot(ctx context.Context, f func()) error {
 // argon2id hash per slot plus 32 MiB for everything else. Near it the
 // garbage collector frees the last hashes' memory before a new one is
 // taken, instead of letting the heap double first. Since argon2id collects
-// after each big hash, the limit is the backstop, not the usual way.
+// after each hash of 16 MiB or more, the limit is the backstop, not the
+// usual way.
 func hashMemoryLimit(memoryKiB uint32) int64 {
 	return int64(cap(hashSlots))*int64(memoryKiB)*1024 + 32<<20
 }

@@ -772,11 +772,7 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		binary.LittleEndian.PutUint64(b[:], rand.Uint64())
 		info.id = hex.EncodeToString(b[:])
 	}
-	ctx := context.WithValue(r.Context(), requestInfoKey{}, info)
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		ctx = withVersionMemo(ctx) // reads only: see versionMemo
-	}
-	r = r.WithContext(ctx)
+	r = r.WithContext(context.WithValue(withVersionMemo(r.Context()), requestInfoKey{}, info))
 	rec := &statusRecorder{ResponseWriter: w}
 	h := rec.Header()
 	h["X-Request-Id"] = []string{info.id}
@@ -796,13 +792,13 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The access log line, handed to the handler directly: Logger's
 		// methods also record the caller's program counter, which costs
 		// and which no handler here prints.
-		if h := a.log.Handler(); h.Enabled(r.Context(), slog.LevelInfo) {
+		if lh := a.log.Handler(); lh.Enabled(r.Context(), slog.LevelInfo) {
 			end := time.Now()
 			line := slog.NewRecord(end, slog.LevelInfo, "request", 0)
 			line.AddAttrs(slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
 				slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000), slog.String("user", info.user),
 				slog.String("request_id", info.id), slog.String("client", info.client))
-			h.Handle(r.Context(), line)
+			lh.Handle(r.Context(), line)
 		}
 	}()
 

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -132,7 +131,7 @@ func newTestServer(t testing.TB, edit ...func(*Config)) *testServer {
 		e(cfg)
 	}
 	logBuf := &lockedBuffer{buf: &bytes.Buffer{}}
-	logger := slog.New(slog.NewTextHandler(logBuf, nil))
+	logger := newLogger(cfg, logBuf) // the server's own handler, as serve makes it
 	store, err := openStore(context.Background(), cfg.databasePath(), logger)
 	if err != nil {
 		t.Fatal(err)

@@ -17,9 +17,13 @@ import (
 	"unicode/utf8"
 )
 
-// newLogger makes the server's logger; w must take writes from several
-// goroutines at once (an *os.File or a batchWriter does).
+// newLogger makes the server's logger. Its lines are written from many
+// goroutines at once, and quickTextHandler writes without slog's lock, so
+// w gets a lock of its own unless it is a batchWriter (which locks).
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	if _, ok := w.(*batchWriter); !ok {
+		w = &lockedWriter{w: w}
+	}
 	var h slog.Handler = quickTextHandler{slog.NewTextHandler(w, nil), w}
 	if cfg.LogFormat == "json" {
 		h = slog.NewJSONHandler(w, nil)
@@ -28,6 +32,18 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 		h = flushingHandler{h, b}
 	}
 	return slog.New(h)
+}
+
+// lockedWriter lets one writer take lines from many goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // quickTextHandler writes the lines slog's TextHandler would write, byte

@@ -5,6 +5,7 @@ package main
 // types, CORS and response headers.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -226,6 +228,44 @@ func TestContentTypeAndHeaders(t *testing.T) {
 			if got := res.header.Get("Content-Type"); got != want {
 				t.Errorf("%s: Content-Type %q, want %q", name, got, want)
 			}
+			// Cached answers are written with a Content-Length of their own
+			// making (writeEncoded), the others by net/http.
+			if n, err := strconv.Atoi(res.header.Get("Content-Length")); err != nil || n != len(res.body) ||
+				!bytes.HasSuffix(res.body, []byte("}\n")) && !bytes.HasSuffix(res.body, []byte("]\n")) {
+				t.Errorf("%s: Content-Length %q for a body of %d bytes: %q", name, res.header.Get("Content-Length"), len(res.body), res.body)
+			}
+		}
+	})
+	t.Run("a request id sent empty or over 128 characters is replaced by a fresh one, which the log line has", func(t *testing.T) {
+		fresh := regexp.MustCompile(`^[0-9a-f]{16}$`)
+		seen := map[string]bool{}
+		for _, sent := range []string{"", strings.Repeat("a", 129), "none"} {
+			var res *response
+			if sent == "none" {
+				res = ts.call("GET", "/me", token, nil)
+			} else {
+				res = ts.call("GET", "/me", token, nil, "X-Request-ID", sent)
+			}
+			id := res.expect(200).header.Get("X-Request-ID")
+			if !fresh.MatchString(id) || seen[id] {
+				t.Errorf("sent %q (%d chars): got request id %q, want a fresh 16 hex digits", sent, len(sent), id)
+			}
+			seen[id] = true
+			if !strings.Contains(ts.log.String(), " request_id="+id+" ") {
+				t.Errorf("no log line has request_id=%s", id)
+			}
+		}
+		longest := strings.Repeat("b", 128)
+		if got := ts.call("GET", "/me", token, nil, "X-Request-ID", longest).header.Get("X-Request-ID"); got != longest {
+			t.Errorf("a 128-character request id came back as %q", got)
+		}
+	})
+	t.Run("the access log line names the request, its answer, the caller and the client", func(t *testing.T) {
+		ts.call("GET", "/me", token, nil, "X-Request-ID", "line-check").expect(200)
+		line := regexp.MustCompile(`(?m)^time=\S+ level=INFO msg=request method=GET path=/api/v1/me status=200 ` +
+			`duration_ms=[0-9.e-]+ user=writer request_id=line-check client=127\.0\.0\.1$`)
+		if !line.MatchString(ts.log.String()) {
+			t.Errorf("no access line as expected for line-check in:\n%s", ts.log.String())
 		}
 	})
 }

@@ -124,9 +124,8 @@ func (w *changeWatch) version(ctx context.Context) (int64, error) {
 
 // versionMemo is the data_version reading of one request: its caches (the
 // caller's user, then the answer) are looked up at one version, the first
-// one it read, rather than asking twice. Only GET and HEAD requests carry
-// one (ServeHTTP): a request that writes must not read a cache at the
-// version it saw before its write.
+// one it read, rather than asking twice. A write forgets it (inTx): what
+// the request reads after its own write must be at least that new.
 type versionMemo struct {
 	version int64
 	read    bool
@@ -601,6 +600,9 @@ func (s *Store) inTx(ctx context.Context, f func(*txn) error) error {
 	job := writeJob{ctx: ctx, f: f, done: make(chan error, 1)}
 	s.jobs <- job
 	err := <-job.done
+	if memo, _ := ctx.Value(versionMemoKey{}).(*versionMemo); memo != nil {
+		memo.read = false // a reading from before this write is stale for this request now
+	}
 	if f, ok := uniqueViolation(err); ok {
 		return f // another write got there first: the same answer as the store's own check
 	}

@@ -819,6 +819,36 @@ func TestStoreConstraintErrors(t *testing.T) {
 	ts.call("POST", "/employee/", token, validEmployee(8101)).expect(200)
 }
 
+// TestVersionMemoForgetsAtAWrite: a request looks its caches up at the
+// version it first read (versionMemo), but after a write of its own it must
+// read again: a cache at the old version would not show its write.
+func TestVersionMemoForgetsAtAWrite(t *testing.T) {
+	ts := newTestServer(t)
+	if ts.store.watch == nil {
+		t.Skip("the change watch is SQLite's; PostgreSQL has no cache to empty")
+	}
+	ctx := withVersionMemo(context.Background())
+	before, err := ts.store.watch.version(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := ts.store.watch.version(ctx); again != before {
+		t.Fatalf("the memo read data_version again without a write: %d, then %d", before, again)
+	}
+	if _, err := ts.store.CreateEmployee(ctx, &Employee{FirstName: "Memo", LastName: "Test", NickName: "M",
+		Phone: "+17770009999", Email: "memo@example.com", Birthday: "1990-01-01", Country: "Austria",
+		City: "Wien", Address: "Ring 1"}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := ts.store.watch.version(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after == before {
+		t.Fatalf("after its own write the request still saw data_version %d", before)
+	}
+}
+
 // TestChangeWatchSharedChecksAreFresh: requests asking at once share one
 // reading of data_version, but each gets a reading taken after it asked,
 // so a commit that ended before a request asked is always seen.

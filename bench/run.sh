@@ -335,7 +335,7 @@ warmup() {
 # rss_mb PID FIELD: VmRSS or VmHWM in MB.
 rss_mb() { awk -v k="$(vm_kib "$1" "$2")" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-declare -A RPS P50 P99 ERR RSS LABEL ERRTXT CEILING_AROUND CAP_AROUND
+declare -A RPS P50 P99 ERR RSS LABEL ERRTXT AROUND RATIO_TEXT
 ROWS=()
 REQ_METHOD=GET REQ_BODY="" REQ_CTYPE="" REQ_TOKEN="" IDLE_AFTER=0 DRAIN=0
 
@@ -384,6 +384,14 @@ row() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# around ID BEFORE AFTER WHAT: measurement ID is set against the mean of WHAT
+# (the ceiling, the hash capacity) measured just before and just after it;
+# fills AROUND[ID] and RATIO_TEXT[ID], the ratio as the table shows it.
+around() {
+  AROUND[$1]=$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.2f", (a + b) / 2 }')
+  RATIO_TEXT[$1]="$(ratio "${RPS[$1]}" "${AROUND[$1]}") × $4 ($2, $3)"
+}
 
 # ---- checking targets ----
 CHECKS=()
@@ -470,7 +478,6 @@ part_throughput() {
   expect_ok '/employee/?limit=100' "$TOKEN" 'length == 100 and all(.[]; (.tickets | length) == 5)'
 
   local original before after first=1 n=0
-  local -A read_ratio
   for conns in 16 64; do
     TARGET_PID=$CEILING_PID SERVER_DIR="" REQ_TOKEN=""
     measure "ceiling_0" "bare net/http ceiling, before the reads" "$conns" "$CEILING_URL"
@@ -487,9 +494,7 @@ part_throughput() {
       n=$((n + 1))
       measure "ceiling_$n" "bare net/http ceiling, after $label" "$conns" "$CEILING_URL"
       after=${RPS[ceiling_$n/$conns]}
-      id="$key/$conns"
-      CEILING_AROUND[$id]=$(awk -v a="$before" -v b="$after" 'BEGIN { print (a + b) / 2 }')
-      read_ratio[$id]="$(ratio "${RPS[$id]}" "${CEILING_AROUND[$id]}") × ceiling ($before, $after)"
+      around "$key/$conns" "$before" "$after" ceiling
       before=$after
     done
   done
@@ -498,7 +503,7 @@ part_throughput() {
   for key in me employee list; do
     for conns in 16 64; do
       case $key in me) original=930 ;; employee) original=470 ;; list) original=40 ;; esac
-      row "$key/$conns" "$original" "${read_ratio[$key/$conns]}"
+      row "$key/$conns" "$original" "${RATIO_TEXT[$key/$conns]}"
     done
   done
 
@@ -517,7 +522,6 @@ part_throughput() {
   # machine's speed for hashing moved by up to 20% within one run, so a
   # single probe for all three runs made the ratio mostly noise.
   local scheme m t p single=1e9 hashline probe
-  local -A login_ratio
   scheme=$(jq -r '.auth.PWD_CONTEXT.schemes[0]' "$dir/config.json")
   m=$(jq -r .auth.ARGON2.memory_kib "$dir/config.json")
   t=$(jq -r .auth.ARGON2.iterations "$dir/config.json")
@@ -546,9 +550,7 @@ part_throughput() {
     fi
     hash_capacity
     after=$probe
-    id="login/$conns"
-    CAP_AROUND[$id]=$(awk -v a="$before" -v b="$after" 'BEGIN { printf "%.2f", (a + b) / 2 }')
-    login_ratio[$id]="$(ratio "${RPS[$id]}" "${CAP_AROUND[$id]}") × hash capacity ($before, $after)"
+    around "login/$conns" "$before" "$after" "hash capacity"
     before=$after
   done
 
@@ -575,7 +577,7 @@ part_throughput() {
   RSS_AFTER=$(rss_mb "$SERVER_PID" VmRSS)
   stop_server
   for conns in 16 64 200; do
-    row "login/$conns" 10 "${login_ratio[login/$conns]}"
+    row "login/$conns" 10 "${RATIO_TEXT[login/$conns]}"
   done
 
   # The ceiling once more: a drift from the first figure means something
@@ -616,12 +618,12 @@ part_throughput() {
 
   # The targets of issue 6.
   for conns in 16 64; do
-    check "GET /me ≥ 0.5 × ceiling (c$conns)" "$(ratio "${RPS[me/$conns]}" "${CEILING_AROUND[me/$conns]}") ×" \
-      "${RPS[me/$conns]} >= 0.5 * ${CEILING_AROUND[me/$conns]}"
+    check "GET /me ≥ 0.5 × ceiling (c$conns)" "$(ratio "${RPS[me/$conns]}" "${AROUND[me/$conns]}") ×" \
+      "${RPS[me/$conns]} >= 0.5 * ${AROUND[me/$conns]}"
   done
   for conns in 16 64; do
-    check "GET /employee/{id} ≥ 0.35 × ceiling (c$conns)" "$(ratio "${RPS[employee/$conns]}" "${CEILING_AROUND[employee/$conns]}") ×" \
-      "${RPS[employee/$conns]} >= 0.35 * ${CEILING_AROUND[employee/$conns]}"
+    check "GET /employee/{id} ≥ 0.35 × ceiling (c$conns)" "$(ratio "${RPS[employee/$conns]}" "${AROUND[employee/$conns]}") ×" \
+      "${RPS[employee/$conns]} >= 0.35 * ${AROUND[employee/$conns]}"
   done
   for conns in 16 64; do
     check "GET /employee/?limit=100 ≥ 2000/s (c$conns)" "${RPS[list/$conns]}/s" "${RPS[list/$conns]} >= 2000"
@@ -629,8 +631,8 @@ part_throughput() {
   check "POST /ticket/{id} ≥ 5000/s with 64 connections, zero errors" "${RPS[post/64]}/s, ${ERR[post/64]} errors" \
     "${RPS[post/64]} >= 5000 && ${ERR[post/64]} == 0"
   for conns in 16 64 200; do
-    check "logins ≥ 0.9 × hash capacity (c$conns)" "$(ratio "${RPS[login/$conns]}" "${CAP_AROUND[login/$conns]}") × (${CAP_AROUND[login/$conns]}/s)" \
-      "${RPS[login/$conns]} >= 0.9 * ${CAP_AROUND[login/$conns]}"
+    check "logins ≥ 0.9 × hash capacity (c$conns)" "$(ratio "${RPS[login/$conns]}" "${AROUND[login/$conns]}") × (${AROUND[login/$conns]}/s)" \
+      "${RPS[login/$conns]} >= 0.9 * ${AROUND[login/$conns]}"
   done
   check "200 concurrent logins all answered: no timeouts, no 5xx (wrk c200 for $LOGIN_C200_DURATION)" \
     "${ERR[login/200]} errors" "${ERR[login/200]} == 0"
