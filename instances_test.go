@@ -504,7 +504,7 @@ func TestInstancesFirstAdmin(t *testing.T) {
 		for i := range servers {
 			cfg := mtServeConfig(t)
 			cfg.DatabaseURL = dbURL
-			s := &mtServer{t: t, cfg: cfg, log: &mtLog{}, done: make(chan error, 1),
+			s := &mtServer{t: t, cfg: cfg, log: &lockedBuffer{buf: &bytes.Buffer{}}, done: make(chan error, 1),
 				client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}}
 			ctx, cancel := context.WithCancel(context.Background())
 			s.cancel = cancel

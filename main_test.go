@@ -483,30 +483,12 @@ func TestCommandLine(t *testing.T) {
 
 // ---- serve ----
 
-// mtLog is a log buffer that can be read while the server writes to it.
-type mtLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *mtLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *mtLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // mtServer is serve running in a goroutine.
 type mtServer struct {
 	t      *testing.T
 	cfg    *Config
 	addr   string
-	log    *mtLog
+	log    *lockedBuffer
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
@@ -525,7 +507,7 @@ func mtServeConfig(t *testing.T) *Config {
 // that, its error is returned (with the server, for its log).
 func mtStart(t *testing.T, cfg *Config) (*mtServer, error) {
 	t.Helper()
-	s := &mtServer{t: t, cfg: cfg, log: &mtLog{}, done: make(chan error, 1),
+	s := &mtServer{t: t, cfg: cfg, log: &lockedBuffer{buf: &bytes.Buffer{}}, done: make(chan error, 1),
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}}
 	logger := slog.New(slog.NewTextHandler(s.log, nil))
 	ctx, cancel := context.WithCancel(context.Background())
