@@ -1,6 +1,6 @@
 package main
 
-// copy_test.go: `ticketapi copy` (issue 7) moves a SQLite database — the
+// copy_test.go: `ticketapi copy` moves a SQLite database — the
 // original's or ticketapi's — into an empty PostgreSQL database with every
 // row intact: the same ids, timestamps, password hashes, roles, booleans
 // and NULLs, so the same users log in and the API answers the same. These

@@ -1,6 +1,6 @@
 package main
 
-// handlers.go: the routes (SPEC §5), each handler under a comment naming
+// handlers.go: the routes (docs/api.md §5), each handler under a comment naming
 // its route, and the few helpers they all use to read requests and write
 // answers. A handler reads like a recipe: read and validate the request,
 // call the store, write the answer.
@@ -131,7 +131,7 @@ func (a *app) handle(route string, h http.Handler) {
 	a.mux.Handle(full, h)
 }
 
-// ---- Authentication (SPEC §2) ----
+// ---- Authentication (docs/api.md §2) ----
 
 // POST /token: OAuth2 password grant, form-encoded.
 func (a *app) login(w http.ResponseWriter, r *http.Request) {

@@ -331,11 +331,11 @@ func observe(req *http.Request, res *http.Response, body []byte) {
 	}
 }
 
-// copyFixture copies a file of ../shared/fixtures into a temp dir (tests
-// never write to ../shared) and returns the copy's path.
+// copyFixture copies one of the original project's files in testdata/ into a
+// temp dir (tests never write to testdata/) and returns the copy's path.
 func copyFixture(t testing.TB, name string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "shared", "fixtures", name))
+	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatalf("fixture %s: %v", name, err)
 	}

@@ -1,7 +1,7 @@
 package main
 
 // instances_test.go: several ticketapi instances on one PostgreSQL database
-// behave as one service (issue 7). A token issued by one works on another;
+// behave as one service. A token issued by one works on another;
 // a password change, disable or delete through one is enforced by the
 // other on the very next request; failed logins count across instances;
 // the last-admin check and unique usernames hold under concurrent requests
@@ -200,7 +200,7 @@ func TestInstancesDisableAndDelete(t *testing.T) {
 				if me := check.call("GET", "/me", token, nil).expect(200).obj(); me["disabled"] != true {
 					t.Fatalf("/me of a disabled user: %v", me)
 				}
-				// A disabled user can still log in (SPEC §2), but cannot use the new token.
+				// A disabled user can still log in (docs/api.md §2), but cannot use the new token.
 				fresh := check.token(u.Username, testPassword)
 				check.call("GET", "/status", fresh, nil).expect(400, "User disabled")
 			},
@@ -213,7 +213,7 @@ func TestInstancesDisableAndDelete(t *testing.T) {
 			enforced: func(t *testing.T, check *testServer, u *User, token string) {
 				check.form("/token", url.Values{"username": {u.Username}, "password": {testPassword}}).
 					expect(400, "User login denied")
-				check.call("GET", "/status", token, nil).expect(200) // tokens already issued keep working (SPEC §2)
+				check.call("GET", "/status", token, nil).expect(200) // tokens already issued keep working (docs/api.md §2)
 			},
 		},
 		{

@@ -283,7 +283,7 @@ func randomPassword() string {
 	return "Tk!" + hex.EncodeToString(b) + "9a"
 }
 
-// checkNewPassword applies the password rules of SPEC §4 to a password that
+// checkNewPassword applies the password rules of docs/api.md §4 to a password that
 // does not come from a JSON body (environment, stdin).
 func checkNewPassword(p string) string {
 	if problem := checkText(p, 8, 64, ""); problem != nil {

@@ -1,7 +1,7 @@
 package main
 
-// main_test.go: configuration (SPEC §8), the command line and the first
-// start, start-up errors and the graceful stop (SPEC §10).
+// main_test.go: configuration (docs/api.md §8), the command line and the first
+// start, start-up errors and the graceful stop (docs/api.md §10).
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ import (
 	"time"
 )
 
-const originalConfigPath = "../shared/fixtures/original-config.json"
+const originalConfigPath = "testdata/original-config.json"
 
 // mtDefaults is the built-in config, as loadConfig starts from it.
 func mtDefaults(t *testing.T) *Config {
@@ -108,7 +108,7 @@ func TestLoadOriginalConfig(t *testing.T) {
 
 	t.Run("sqlite_db_path is read relative to the working directory", func(t *testing.T) {
 		if got := cfg.databasePath(); got != "sql_app/sql_app.db" {
-			t.Errorf("databasePath() = %q, want %q (SPEC §8: the original's sqlite_db_path, relative)", got, "sql_app/sql_app.db")
+			t.Errorf("databasePath() = %q, want %q (docs/api.md §8: the original's sqlite_db_path, relative)", got, "sql_app/sql_app.db")
 		}
 	})
 
@@ -399,7 +399,7 @@ func TestCommandLine(t *testing.T) {
 
 	t.Run("serve is the default command and listens on 127.0.0.1:8000 by default", func(t *testing.T) {
 		if def := mtDefaults(t); def.ListenAddr != "127.0.0.1:8000" {
-			t.Fatalf("default listen address %q, want 127.0.0.1:8000 (SPEC §10)", def.ListenAddr)
+			t.Fatalf("default listen address %q, want 127.0.0.1:8000 (docs/api.md §10)", def.ListenAddr)
 		}
 		var out, errOut bytes.Buffer
 		missing := filepath.Join(t.TempDir(), "missing.json")

@@ -1,7 +1,7 @@
 package main
 
 // models.go: the three resources, their JSON shapes, and the validation
-// rules of SPEC §4. Every rule is one line of a rules function below, so the
+// rules of docs/api.md §4. Every rule is one line of a rules function below, so the
 // rules can be read next to the spec's tables.
 
 import (
@@ -67,7 +67,7 @@ type Ticket struct {
 // knownRoles are the only role names a user can hold.
 var knownRoles = []string{"admin", "manager", "support"}
 
-// The patterns of SPEC §4. Lengths are checked apart from the patterns (in
+// The patterns of docs/api.md §4. Lengths are checked apart from the patterns (in
 // runes), as pydantic does, so each pattern only says which characters.
 // openapi.json carries the same strings; a test keeps the two equal.
 const (
@@ -293,7 +293,7 @@ func passwordProblem(s string) string {
 	return ""
 }
 
-// The rules of SPEC §4, one line per field.
+// The rules of docs/api.md §4, one line per field.
 
 func readUsername(in *input) string { return in.text("username", 5, 16, patternASCIILetters) }
 func readName(in *input, f string) string {

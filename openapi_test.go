@@ -1,6 +1,6 @@
 package main
 
-// openapi_test.go: keeps openapi.json (SPEC §7) true to the code.
+// openapi_test.go: keeps openapi.json (docs/api.md §7) true to the code.
 //
 //   - TestOpenAPIRoutesMatchMux: the routes the server registers and the
 //     operations the document lists are the same set, path and method.
@@ -323,7 +323,7 @@ func oaNewIndex(doc map[string]any, root string) *oaIndex {
 
 // forPattern maps a pattern as the mux reports it ("GET /api/v1/user/{$}",
 // "GET /api/v1/user") to its documented operation. A collection route is
-// documented with its trailing slash, and answers without it too (SPEC §1).
+// documented with its trailing slash, and answers without it too (docs/api.md §1).
 func (ix *oaIndex) forPattern(pattern string) (oaOperation, bool) {
 	method, p, ok := strings.Cut(pattern, " ")
 	if !ok || !strings.HasPrefix(p, ix.root+"/") {
@@ -351,7 +351,7 @@ var oaNotInDocument = map[string]string{
 	"GET /readyz":              "readiness check, outside the base path like /healthz",
 }
 
-// oaAuthRoutes are SPEC §2's routes outside the RBAC table.
+// oaAuthRoutes are docs/api.md §2's routes outside the RBAC table.
 var oaAuthRoutes = []string{"POST /token", "GET /me", "GET /status", "GET /token/scope_example"}
 
 // oaParamAliases: a path parameter the document must name differently from
@@ -488,7 +488,7 @@ func TestOpenAPIRoutesMatchMux(t *testing.T) {
 	ts := newTestServer(t)
 	root := ts.cfg.RootPath
 	if root != "/api/v1" {
-		t.Fatalf("root path %q, want /api/v1 (SPEC §1)", root)
+		t.Fatalf("root path %q, want /api/v1 (docs/api.md §1)", root)
 	}
 	ix := oaNewIndex(doc, root)
 	probe := func(method, target string) string {
@@ -614,8 +614,8 @@ func TestOpenAPIRoutesMatchMux(t *testing.T) {
 // oaUndocumentedStatus are statuses an observed answer may have although its
 // operation does not list them; their bodies must still be HTTPError.
 var oaUndocumentedStatus = map[int]string{
-	403: "the config's raise_error can map a failure to 403 (SPEC §2, §8; TestRBACConfigOverrides does); the document lists the defaults",
-	500: "Internal Server Error can answer any route (SPEC §1); it is not listed per operation",
+	403: "the config's raise_error can map a failure to 403 (docs/api.md §2, §8; TestRBACConfigOverrides does); the document lists the defaults",
+	500: "Internal Server Error can answer any route (docs/api.md §1); it is not listed per operation",
 }
 
 // oaRouteApp builds an app (the built-in config, a throwaway database) only
@@ -1451,7 +1451,7 @@ func TestOpenAPIServedDocument(t *testing.T) {
 
 	t.Run("the original's config", func(t *testing.T) {
 		t.Parallel()
-		data, err := os.ReadFile(filepath.Join("..", "shared", "fixtures", "original-config.json"))
+		data, err := os.ReadFile(originalConfigPath)
 		if err != nil {
 			t.Fatal(err)
 		}

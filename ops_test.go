@@ -1,6 +1,6 @@
 package main
 
-// ops_test.go: the real binary as systemd and an operator run it (issue 5):
+// ops_test.go: the real binary as systemd and an operator run it:
 // no answered write lost to SIGKILL, in-flight requests finished on SIGTERM,
 // backups of a live database, logs without secrets, the systemd notify
 // protocol, health checks and start-up errors. The binary is built once

@@ -1,6 +1,6 @@
 package main
 
-// rbac.go: who may call which route (SPEC §2 and §3), checked in one
+// rbac.go: who may call which route (docs/api.md §2 and §3), checked in one
 // wrapping handler, guarded.
 
 import (
@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// defaultRouteRoles is SPEC §3: each route under the root path and the roles
+// defaultRouteRoles is docs/api.md §3: each route under the root path and the roles
 // that may call it (a user needs any one of them). The config's "rbac" key
 // can replace any route's list. Every route listed here must be registered
 // with protect, and every route registered with protect must be listed: a
@@ -66,7 +66,7 @@ type guard struct {
 	roles  []string // the caller needs one of these; nil: no role check
 }
 
-// guarded is the one wrapping handler that runs SPEC §2's checks in order:
+// guarded is the one wrapping handler that runs docs/api.md §2's checks in order:
 // bearer header, token, user, password in force, scope, disabled, roles.
 // The first check that fails answers.
 func (a *app) guarded(g guard, next userHandler) http.Handler {

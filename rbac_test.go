@@ -1,6 +1,6 @@
 package main
 
-// rbac_test.go: SPEC §2 (authentication: login, the bearer checks and their
+// rbac_test.go: docs/api.md §2 (authentication: login, the bearer checks and their
 // order) and §3 (role-based access control: every cell of the role table,
 // config overrides, admin lock-out protection), end to end against a real
 // server. Identifiers here start with rbac so they cannot clash with other
@@ -31,7 +31,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// rbacSpecTable is the role table of SPEC §3, copied by hand: the server's
+// rbacSpecTable is the role table of docs/api.md §3, copied by hand: the server's
 // defaultRouteRoles must say exactly this.
 var rbacSpecTable = map[string][]string{
 	"POST /user/":                        {"admin"},

@@ -1,6 +1,6 @@
 package main
 
-// security_test.go: the defences of SPEC's (beyond) items that are not
+// security_test.go: the defences of contract's (beyond) items that are not
 // about roles: login throttling, client addresses behind a proxy, content
 // types, CORS and response headers.
 
@@ -272,7 +272,7 @@ func TestContentTypeAndHeaders(t *testing.T) {
 
 // A database that fails mid-request is a 500 {"detail":"Internal Server
 // Error"} with nothing of the failure in it, on cached routes too; the log
-// has the cause, with the request id (SPEC §1).
+// has the cause, with the request id (docs/api.md §1).
 func TestDatabaseFailureIs500(t *testing.T) {
 	ts := newTestServer(t)
 	_, token := ts.userWithToken("dbfail", "admin")
@@ -431,7 +431,7 @@ func TestAbandonedLoginIsNotHashed(t *testing.T) {
 	}
 }
 
-// An unknown user's login costs what a known user's does (SPEC §2: no user
+// An unknown user's login costs what a known user's does (docs/api.md §2: no user
 // enumeration by time): it is checked against a dummy hash made with the
 // configured parameters, which waits for a hashing slot like any other.
 func TestUnknownUserIsHashedToo(t *testing.T) {

@@ -1,6 +1,6 @@
 package main
 
-// store_test.go: the data layer (SPEC §9): the original project's database
+// store_test.go: the data layer (docs/api.md §9): the original project's database
 // files open and upgrade in place without losing a row, old password hashes
 // keep working and are upgraded, concurrent writers queue instead of
 // failing, password hashing is bounded, and the database itself enforces

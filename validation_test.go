@@ -1,6 +1,6 @@
 package main
 
-// validation_test.go pins SPEC §4 (validation rules), §5 (routes and their
+// validation_test.go pins docs/api.md §4 (validation rules), §5 (routes and their
 // answers) and §6 (validation error shapes) end to end, through the HTTP
 // server. Every rule of §4 is a table of cases below, at and above each
 // bound; one runner sends each case through every route that takes the
