@@ -6,19 +6,14 @@ package main
 // call the store, write the answer.
 
 import (
-	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/netip"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,66 +51,60 @@ func newApp(cfg *Config, store *Store, log *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// routes registers every route. Paths are under the root path (/api/v1).
+// routeTable is every API route: its method and path under the root path
+// (/api/v1), who may call it (see rbac.go), and its handler. A path ending
+// in "/" is a collection: it answers with and without the slash. The
+// config's "rbac" key can give a route of the role table other roles.
+var routeTable = []route{
+	{"POST /token", public, (*app).login},
+	{"GET /me", anyUser, (*app).me},
+	{"GET /status", activeUser, (*app).status},
+	{"GET /token/scope_example", withScope("scope_example"), (*app).scopeExample},
+
+	{"POST /user/", roles("admin"), (*app).createUser},
+	{"GET /user/", roles("admin", "manager"), (*app).listUsers},
+	{"GET /user/{user_id}", roles("admin", "manager"), (*app).getUser},
+	{"GET /user/username/{username}", roles("admin", "manager"), (*app).getUserByUsername},
+	{"GET /user/phone/{phone}", roles("admin", "manager"), (*app).getUserByPhone},
+	{"GET /user/email/{email}", roles("admin", "manager"), (*app).getUserByEmail},
+	{"PUT /user/{user_id}", roles("admin"), (*app).putUser},
+	{"DELETE /user/{user_id}", roles("admin"), (*app).deleteUser},
+	{"PATCH /user/password", roles("admin", "manager", "support"), (*app).changeOwnPassword},
+	{"PATCH /user/{user_id}/contacts", roles("admin", "manager"), (*app).patchContacts},
+	{"PATCH /user/{user_id}/password", roles("admin"), (*app).setUserPassword},
+	{"PATCH /user/{user_id}/username", roles("admin"), (*app).patchUsername},
+	{"PATCH /user/{user_id}/role", roles("admin"), (*app).patchRole},
+	{"PATCH /user/{user_id}/disabled", roles("admin", "manager"), (*app).patchDisabled},
+	{"PATCH /user/{user_id}/login_denied", roles("admin", "manager"), (*app).patchLoginDenied},
+
+	{"POST /employee/", roles("admin", "manager"), (*app).createEmployee},
+	{"GET /employee/", roles("admin", "manager", "support"), (*app).listEmployees},
+	{"GET /employee/{employee_id}", roles("admin", "manager", "support"), (*app).getEmployee},
+	{"PUT /employee/{employee_id}", roles("admin", "manager"), (*app).putEmployee},
+	{"DELETE /employee/{employee_id}", roles("admin", "manager"), (*app).deleteEmployee},
+
+	{"POST /ticket/{employee_id}", roles("admin", "manager", "support"), (*app).createTicket},
+	{"GET /ticket/", roles("admin", "manager", "support"), (*app).listTickets},
+	{"GET /ticket/my/", roles("admin", "manager", "support"), (*app).listMyTickets},
+	{"GET /ticket/{ticket_id}", roles("admin", "manager", "support"), (*app).getTicket},
+	{"PUT /ticket/{ticket_id}", roles("admin", "manager"), (*app).putTicket},
+	{"DELETE /ticket/{ticket_id}", roles("admin", "manager"), (*app).deleteTicket},
+}
+
+// route is one line of routeTable.
+type route struct {
+	pattern string // "METHOD /path", under the root path
+	access  access
+	handler func(a *app, w http.ResponseWriter, r *http.Request, caller *User)
+}
+
+// routes registers routeTable, each route behind guarded, and the catch-all
+// that answers what no route matches.
 func (a *app) routes() {
-	a.mux.HandleFunc("/", a.noRoute) // everything no route below matches
-	a.handle("POST /token", http.HandlerFunc(a.login))
-	a.handle("GET /me", a.guarded(guard{}, a.me))
-	a.handle("GET /status", a.guarded(guard{active: true}, a.status))
-	a.handle("GET /token/scope_example", a.guarded(guard{active: true, scope: "scope_example"}, a.scopeExample))
-
-	a.protect("POST /user/", a.createUser)
-	a.protect("GET /user/", a.listUsers)
-	a.protect("GET /user/{user_id}", a.getUser)
-	a.protect("GET /user/username/{username}", a.getUserBy(a.store.UserByUsername, "username"))
-	a.protect("GET /user/phone/{phone}", a.getUserBy(a.store.UserByPhone, "phone"))
-	a.protect("GET /user/email/{email}", a.getUserBy(a.store.UserByEmail, "email"))
-	a.protect("PUT /user/{user_id}", a.putUser)
-	a.protect("DELETE /user/{user_id}", a.deleteUser)
-	a.protect("PATCH /user/password", a.changeOwnPassword)
-	a.protect("PATCH /user/{user_id}/contacts", a.patchUser(func(in *input) func(*User) error {
-		c := readContacts(in)
-		return func(u *User) error {
-			u.FirstName, u.LastName, u.Phone, u.Email = c.FirstName, c.LastName, c.Phone, c.Email
-			return nil
-		}
-	}))
-	a.protect("PATCH /user/{user_id}/password", a.setUserPassword)
-	a.protect("PATCH /user/{user_id}/username", a.patchUser(func(in *input) func(*User) error {
-		name := readUsername(in)
-		return func(u *User) error { u.Username = name; return nil }
-	}))
-	a.protect("PATCH /user/{user_id}/role", a.patchUser(func(in *input) func(*User) error {
-		roles := in.roles("role")
-		return func(u *User) error { return setRoles(u, roles) }
-	}))
-	a.protect("PATCH /user/{user_id}/disabled", a.patchUserAs(func(in *input, caller *User) func(*User) error {
-		disabled, _ := in.boolean("disabled", true)
-		return func(u *User) error {
-			u.Disabled = disabled
-			return mayLockOut(caller, u, disabled)
-		}
-	}))
-	a.protect("PATCH /user/{user_id}/login_denied", a.patchUserAs(func(in *input, caller *User) func(*User) error {
-		denied, _ := in.boolean("login_denied", true)
-		return func(u *User) error {
-			u.LoginDenied = denied
-			return mayLockOut(caller, u, denied)
-		}
-	}))
-
-	a.protect("POST /employee/", a.createEmployee)
-	a.protect("GET /employee/", a.listEmployees)
-	a.protect("GET /employee/{employee_id}", a.getEmployee)
-	a.protect("PUT /employee/{employee_id}", a.putEmployee)
-	a.protect("DELETE /employee/{employee_id}", a.deleteEmployee)
-
-	a.protect("POST /ticket/{employee_id}", a.createTicket)
-	a.protect("GET /ticket/", a.listTickets)
-	a.protect("GET /ticket/my/", a.listMyTickets)
-	a.protect("GET /ticket/{ticket_id}", a.getTicket)
-	a.protect("PUT /ticket/{ticket_id}", a.putTicket)
-	a.protect("DELETE /ticket/{ticket_id}", a.deleteTicket)
+	a.mux.HandleFunc("/", a.noRoute)
+	for _, rt := range routeTable {
+		a.handle(rt.pattern, a.guarded(rt))
+	}
 }
 
 // handle registers route ("METHOD /path" under the root path). A route
@@ -134,7 +123,7 @@ func (a *app) handle(route string, h http.Handler) {
 // ---- Authentication (docs/api.md §2) ----
 
 // POST /token: OAuth2 password grant, form-encoded.
-func (a *app) login(w http.ResponseWriter, r *http.Request) {
+func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	var err error
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
@@ -292,13 +281,22 @@ func (a *app) getUser(w http.ResponseWriter, r *http.Request, caller *User) {
 	a.reply(w, r, u, err)
 }
 
-// GET /user/username/{username}, /user/phone/{phone}, /user/email/{email}:
-// the value is looked up as given; no match is a 404.
-func (a *app) getUserBy(find func(ctx context.Context, v string) (*User, error), name string) userHandler {
-	return func(w http.ResponseWriter, r *http.Request, caller *User) {
-		u, err := find(r.Context(), r.PathValue(name))
-		a.reply(w, r, u, err)
-	}
+// GET /user/username/{username}
+func (a *app) getUserByUsername(w http.ResponseWriter, r *http.Request, caller *User) {
+	u, err := a.store.UserByUsername(r.Context(), r.PathValue("username"))
+	a.reply(w, r, u, err)
+}
+
+// GET /user/phone/{phone}
+func (a *app) getUserByPhone(w http.ResponseWriter, r *http.Request, caller *User) {
+	u, err := a.store.UserByPhone(r.Context(), r.PathValue("phone"))
+	a.reply(w, r, u, err)
+}
+
+// GET /user/email/{email}: any case of the address's letters.
+func (a *app) getUserByEmail(w http.ResponseWriter, r *http.Request, caller *User) {
+	u, err := a.store.UserByEmail(r.Context(), r.PathValue("email"))
+	a.reply(w, r, u, err)
 }
 
 // PUT /user/{user_id}: every field but the password; disabled and
@@ -341,24 +339,66 @@ func mayLockOut(caller, target *User, lockingOut bool) error {
 	return nil
 }
 
-// patchUser makes the handler of a PATCH /user/{user_id}/... route: read
-// reads the body and returns the change to make once the user is loaded.
-func (a *app) patchUser(read func(in *input) func(*User) error) userHandler {
-	return a.patchUserAs(func(in *input, _ *User) func(*User) error { return read(in) })
+// PATCH /user/{user_id}/contacts: names, phone and email.
+func (a *app) patchContacts(w http.ResponseWriter, r *http.Request, caller *User) {
+	a.patchUser(w, r, func(in *input) func(*User) error {
+		c := readContacts(in)
+		return func(u *User) error {
+			u.FirstName, u.LastName, u.Phone, u.Email = c.FirstName, c.LastName, c.Phone, c.Email
+			return nil
+		}
+	})
 }
 
-// patchUserAs is patchUser for a change that depends on who makes it.
-func (a *app) patchUserAs(read func(in *input, caller *User) func(*User) error) userHandler {
-	return func(w http.ResponseWriter, r *http.Request, caller *User) {
-		q := a.parse(w, r)
-		id := q.id("user_id")
-		change := read(q.body(), caller)
-		if !q.valid() {
-			return
+// PATCH /user/{user_id}/username
+func (a *app) patchUsername(w http.ResponseWriter, r *http.Request, caller *User) {
+	a.patchUser(w, r, func(in *input) func(*User) error {
+		name := readUsername(in)
+		return func(u *User) error { u.Username = name; return nil }
+	})
+}
+
+// PATCH /user/{user_id}/role
+func (a *app) patchRole(w http.ResponseWriter, r *http.Request, caller *User) {
+	a.patchUser(w, r, func(in *input) func(*User) error {
+		roles := in.roles("role")
+		return func(u *User) error { return setRoles(u, roles) }
+	})
+}
+
+// PATCH /user/{user_id}/disabled
+func (a *app) patchDisabled(w http.ResponseWriter, r *http.Request, caller *User) {
+	a.patchUser(w, r, func(in *input) func(*User) error {
+		disabled, _ := in.boolean("disabled", true)
+		return func(u *User) error {
+			u.Disabled = disabled
+			return mayLockOut(caller, u, disabled)
 		}
-		u, err := a.store.UpdateUser(r.Context(), id, change)
-		a.reply(w, r, u, err)
+	})
+}
+
+// PATCH /user/{user_id}/login_denied
+func (a *app) patchLoginDenied(w http.ResponseWriter, r *http.Request, caller *User) {
+	a.patchUser(w, r, func(in *input) func(*User) error {
+		denied, _ := in.boolean("login_denied", true)
+		return func(u *User) error {
+			u.LoginDenied = denied
+			return mayLockOut(caller, u, denied)
+		}
+	})
+}
+
+// patchUser runs a PATCH /user/{user_id}/... route: read reads the body
+// and returns the change to make once the user is loaded.
+func (a *app) patchUser(w http.ResponseWriter, r *http.Request, read func(in *input) func(*User) error) {
+	q := a.parse(w, r)
+	id := q.id("user_id")
+	change := read(q.body())
+	if !q.valid() {
+		return
 	}
+	u, err := a.store.UpdateUser(r.Context(), id, change)
+	a.reply(w, r, u, err)
 }
 
 // DELETE /user/{user_id}
@@ -716,161 +756,4 @@ func (a *app) internalError(w http.ResponseWriter, r *http.Request, err error) {
 func (a *app) tooLarge(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Connection", "close")
 	writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"detail": "Request body too large"})
-}
-
-// ---- Around every request ----
-
-// requestInfo is what the access log line says about a request; handlers
-// fill in the user.
-type requestInfo struct {
-	id, user, client string
-}
-
-type requestInfoKey struct{}
-
-func requestInfoOf(r *http.Request) *requestInfo {
-	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
-		return info
-	}
-	return &requestInfo{}
-}
-
-// statusRecorder remembers the status a handler wrote, for the log.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// ServeHTTP runs every request through, in order: request id, access log,
-// panic recovery, security headers, CORS, then the route (or a JSON 404/405).
-func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	// Header keys in their canonical spelling ("X-Request-Id") are looked
-	// up and set directly: Get and Set would respell "X-Request-ID" anew,
-	// into a new string, on every request.
-	info := &requestInfo{client: clientAddress(r, a.trusted)}
-	if ids := r.Header["X-Request-Id"]; len(ids) > 0 {
-		info.id = ids[0]
-	}
-	if info.id == "" || len(info.id) > 128 {
-		// Unique, not secret: math/rand's generator needs no system call.
-		var b [8]byte
-		binary.LittleEndian.PutUint64(b[:], rand.Uint64())
-		info.id = hex.EncodeToString(b[:])
-	}
-	r = r.WithContext(context.WithValue(withVersionMemo(r.Context()), requestInfoKey{}, info))
-	rec := &statusRecorder{ResponseWriter: w}
-	h := rec.Header()
-	h["X-Request-Id"] = []string{info.id}
-	h["X-Content-Type-Options"] = nosniff
-	h["Cache-Control"] = noStore
-
-	defer func() {
-		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
-			a.log.Error("panic", "request_id", info.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			if rec.status == 0 {
-				writeJSON(rec, http.StatusInternalServerError, map[string]string{"detail": "Internal Server Error"})
-			}
-		}
-		// The access log line, handed to the handler directly: Logger's
-		// methods also record the caller's program counter, which costs
-		// and which no handler here prints.
-		if lh := a.log.Handler(); lh.Enabled(r.Context(), slog.LevelInfo) {
-			end := time.Now()
-			line := slog.NewRecord(end, slog.LevelInfo, "request", 0)
-			line.AddAttrs(slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
-				slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000), slog.String("user", info.user),
-				slog.String("request_id", info.id), slog.String("client", info.client))
-			lh.Handle(r.Context(), line)
-		}
-	}()
-
-	if a.cors(rec, r) {
-		return
-	}
-	a.mux.ServeHTTP(rec, r)
-}
-
-// noRoute is the mux's catch-all "/": it answers a path no route matches
-// (404) or a method the path does not have (405, with Allow) in JSON, where
-// the mux would write plain text. It asks the mux which methods would have
-// matched, off the hot path: only requests that match nothing get here.
-func (a *app) noRoute(w http.ResponseWriter, r *http.Request) {
-	var allow []string
-	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
-		probe := *r
-		probe.Method = method
-		if _, pattern := a.mux.Handler(&probe); pattern != "/" {
-			allow = append(allow, method)
-		}
-	}
-	if len(allow) > 0 {
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": "Method Not Allowed"})
-		return
-	}
-	writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
-}
-
-// cors applies the config's cors section; it answers preflight requests
-// itself and reports that it did.
-func (a *app) cors(w http.ResponseWriter, r *http.Request) (answered bool) {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return false
-	}
-	c := a.cfg.CORS
-	allowed := slices.Contains(c.AllowOrigins, origin) || slices.Contains(c.AllowOrigins, "*")
-	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
-	h := w.Header()
-	h.Add("Vary", "Origin")
-	if !allowed {
-		if preflight {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "Disallowed CORS origin"})
-		}
-		return preflight
-	}
-	if slices.Contains(c.AllowOrigins, "*") && !c.AllowCredentials {
-		h.Set("Access-Control-Allow-Origin", "*")
-	} else {
-		h.Set("Access-Control-Allow-Origin", origin)
-	}
-	if c.AllowCredentials {
-		h.Set("Access-Control-Allow-Credentials", "true")
-	}
-	if !preflight {
-		return false
-	}
-	methods := strings.Join(c.AllowMethods, ", ")
-	if slices.Contains(c.AllowMethods, "*") {
-		methods = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
-	}
-	headers := strings.Join(c.AllowHeaders, ", ")
-	if slices.Contains(c.AllowHeaders, "*") {
-		headers = r.Header.Get("Access-Control-Request-Headers")
-	}
-	h.Set("Access-Control-Allow-Methods", methods)
-	if headers != "" {
-		h.Set("Access-Control-Allow-Headers", headers)
-	}
-	h.Set("Access-Control-Max-Age", "600")
-	w.WriteHeader(http.StatusNoContent)
-	return true
 }

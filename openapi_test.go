@@ -21,9 +21,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -381,102 +378,18 @@ func oaFill(template, value string) string {
 	})
 }
 
-// oaEvalRoute reads a route argument built from string literals and the
-// root path (the identifier root, or a selector ending in RootPath).
-func oaEvalRoute(e ast.Expr, root string) (string, bool) {
-	switch x := e.(type) {
-	case *ast.BasicLit:
-		if x.Kind != token.STRING {
-			return "", false
-		}
-		s, err := strconv.Unquote(x.Value)
-		return s, err == nil
-	case *ast.BinaryExpr:
-		if x.Op != token.ADD {
-			return "", false
-		}
-		l, ok1 := oaEvalRoute(x.X, root)
-		r, ok2 := oaEvalRoute(x.Y, root)
-		return l + r, ok1 && ok2
-	case *ast.ParenExpr:
-		return oaEvalRoute(x.X, root)
-	case *ast.Ident:
-		return root, x.Name == "root"
-	case *ast.SelectorExpr:
-		return root, x.Sel.Name == "RootPath"
-	}
-	return "", false
-}
-
-// oaRegisteredRoutes reads the server's source for every route it registers:
-// x.handle(route, ...) and x.protect(route, ...) (under the root path), and
-// x.mux.Handle / HandleFunc (whole patterns). A route the test cannot read
-// fails it, so no route hides from the comparison with the document.
-func oaRegisteredRoutes(t *testing.T, root string) []string {
-	t.Helper()
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
+// oaRegisteredRoutes is every route the server registers: routeTable's,
+// under the root path, and the non-API routes of oaNotInDocument (docs.go).
+// The test below probes the mux for each, so a route listed here that the
+// server does not serve fails it.
+func oaRegisteredRoutes(root string) []string {
 	var routes []string
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, decl := range f.Decls {
-			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Body == nil {
-				continue
-			}
-			if fn.Recv != nil && (fn.Name.Name == "handle" || fn.Name.Name == "protect") {
-				continue // the registering helpers pass their caller's route on
-			}
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				call, ok := n.(*ast.CallExpr)
-				if !ok || len(call.Args) == 0 {
-					return true
-				}
-				sel, ok := call.Fun.(*ast.SelectorExpr)
-				if !ok {
-					return true
-				}
-				prefix := ""
-				switch sel.Sel.Name {
-				case "handle", "protect":
-					prefix = root
-				case "Handle", "HandleFunc":
-					if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "http" {
-						t.Errorf("%s: a route on http.DefaultServeMux is never served", fset.Position(call.Pos()))
-						return true
-					}
-					if inner, ok := sel.X.(*ast.SelectorExpr); !ok || inner.Sel.Name != "mux" {
-						return true
-					}
-				default:
-					return true
-				}
-				route, ok := oaEvalRoute(call.Args[0], root)
-				if !ok {
-					t.Errorf("%s: cannot read the route of this registration (write it as string literals and the root path)", fset.Position(call.Pos()))
-					return true
-				}
-				if route == "/" {
-					return true // the catch-all that answers 404 and 405 (noRoute)
-				}
-				method, p, ok := strings.Cut(route, " ")
-				if !ok {
-					t.Errorf("%s: route %q has no method", fset.Position(call.Pos()), route)
-					return true
-				}
-				routes = append(routes, method+" "+prefix+p)
-				return true
-			})
-		}
+	for _, rt := range routeTable {
+		method, p, _ := strings.Cut(rt.pattern, " ")
+		routes = append(routes, method+" "+root+p)
+	}
+	for route := range oaNotInDocument {
+		routes = append(routes, route)
 	}
 	sort.Strings(routes)
 	return routes
@@ -551,33 +464,11 @@ func TestOpenAPIRoutesMatchMux(t *testing.T) {
 	})
 
 	t.Run("every registered route is documented, except the listed non-API routes", func(t *testing.T) {
-		routes := oaRegisteredRoutes(t, root)
-		registered := map[string]bool{}
-		for _, r := range routes {
-			registered[r] = true
-		}
-		// The source scan finds at least the routes the server is known to have.
-		for route := range defaultRouteRoles {
-			method, p, _ := strings.Cut(route, " ")
-			if !registered[method+" "+root+p] {
-				t.Errorf("RBAC route %s was not found by the source scan", route)
-			}
-		}
-		for _, route := range oaAuthRoutes {
-			method, p, _ := strings.Cut(route, " ")
-			if !registered[method+" "+root+p] {
-				t.Errorf("authentication route %s was not found by the source scan", route)
-			}
-		}
-		for route := range oaNotInDocument {
-			if !registered[route] {
-				t.Errorf("excluded route %s is not registered any more: drop it from oaNotInDocument", route)
-			}
-		}
+		routes := oaRegisteredRoutes(root)
 		covered := map[string]bool{}
 		for _, route := range routes {
 			method, p, _ := strings.Cut(route, " ")
-			// The scan agrees with the mux: the route is registered as read.
+			// The mux serves the route under this very pattern.
 			want := route
 			if strings.HasSuffix(p, "/") {
 				want += "{$}"
@@ -603,8 +494,8 @@ func TestOpenAPIRoutesMatchMux(t *testing.T) {
 				t.Errorf("documented operation %s matches no registered route", op)
 			}
 		}
-		if want := len(defaultRouteRoles) + len(oaAuthRoutes); len(ops) != want {
-			t.Errorf("the document has %d operations, want %d (the RBAC table plus the authentication routes)", len(ops), want)
+		if want := len(routeRoles(nil)) + len(oaAuthRoutes); len(ops) != want {
+			t.Errorf("the document has %d operations, want %d (the role table plus the authentication routes)", len(ops), want)
 		}
 	})
 }

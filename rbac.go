@@ -1,7 +1,8 @@
 package main
 
-// rbac.go: who may call which route (docs/api.md §2 and §3), checked in one
-// wrapping handler, guarded.
+// rbac.go: who may call which route (docs/api.md §2 and §3). Each route's
+// access is a column of routeTable in handlers.go; guarded is the one
+// wrapping handler that checks it.
 
 import (
 	"errors"
@@ -10,98 +11,76 @@ import (
 	"strings"
 )
 
-// defaultRouteRoles is docs/api.md §3: each route under the root path and the roles
-// that may call it (a user needs any one of them). The config's "rbac" key
-// can replace any route's list. Every route listed here must be registered
-// with protect, and every route registered with protect must be listed: a
-// test holds the two together.
-var defaultRouteRoles = map[string][]string{
-	"POST /user/":                        {"admin"},
-	"GET /user/":                         {"admin", "manager"},
-	"GET /user/{user_id}":                {"admin", "manager"},
-	"GET /user/username/{username}":      {"admin", "manager"},
-	"GET /user/phone/{phone}":            {"admin", "manager"},
-	"GET /user/email/{email}":            {"admin", "manager"},
-	"PUT /user/{user_id}":                {"admin"},
-	"DELETE /user/{user_id}":             {"admin"},
-	"PATCH /user/password":               {"admin", "manager", "support"},
-	"PATCH /user/{user_id}/contacts":     {"admin", "manager"},
-	"PATCH /user/{user_id}/password":     {"admin"},
-	"PATCH /user/{user_id}/username":     {"admin"},
-	"PATCH /user/{user_id}/role":         {"admin"},
-	"PATCH /user/{user_id}/disabled":     {"admin", "manager"},
-	"PATCH /user/{user_id}/login_denied": {"admin", "manager"},
-	"POST /employee/":                    {"admin", "manager"},
-	"GET /employee/":                     {"admin", "manager", "support"},
-	"GET /employee/{employee_id}":        {"admin", "manager", "support"},
-	"PUT /employee/{employee_id}":        {"admin", "manager"},
-	"DELETE /employee/{employee_id}":     {"admin", "manager"},
-	"POST /ticket/{employee_id}":         {"admin", "manager", "support"},
-	"GET /ticket/":                       {"admin", "manager", "support"},
-	"GET /ticket/{ticket_id}":            {"admin", "manager", "support"},
-	"GET /ticket/my/":                    {"admin", "manager", "support"},
-	"PUT /ticket/{ticket_id}":            {"admin", "manager"},
-	"DELETE /ticket/{ticket_id}":         {"admin", "manager"},
+// access is what a route asks of its caller.
+type access struct {
+	public bool     // no token needed; the handler gets no caller
+	active bool     // refuse a disabled user (every route but GET /me)
+	scope  string   // a scope the token must carry
+	roles  []string // the caller needs one of these; nil: any role
 }
 
-// routeRoles is the default map with the config's overrides applied.
+var (
+	public     = access{public: true}
+	anyUser    = access{}             // any valid token, even a disabled user's
+	activeUser = access{active: true} // a valid token of a user who is not disabled
+)
+
+// withScope is an active user whose token carries scope.
+func withScope(scope string) access { return access{active: true, scope: scope} }
+
+// roles is an active user holding one of the named roles: a line of the
+// role table (docs/api.md §3).
+func roles(names ...string) access { return access{active: true, roles: names} }
+
+// routeRoles is the role table: each route of routeTable that checks roles,
+// with the roles the config's "rbac" key gives it instead, if any.
 func routeRoles(overrides map[string][]string) map[string][]string {
-	roles := make(map[string][]string, len(defaultRouteRoles))
-	for route, list := range defaultRouteRoles {
-		roles[route] = list
+	table := map[string][]string{}
+	for _, rt := range routeTable {
+		if rt.access.roles != nil {
+			table[rt.pattern] = rt.access.roles
+		}
 	}
 	for route, list := range overrides {
-		roles[route] = list
+		table[route] = list
 	}
-	return roles
+	return table
 }
 
-// userHandler is a handler that runs for an authenticated caller.
-type userHandler func(w http.ResponseWriter, r *http.Request, caller *User)
-
-// guard is what a route asks of its caller.
-type guard struct {
-	active bool     // refuse a disabled user (every route but /me)
-	scope  string   // a scope the token must carry
-	roles  []string // the caller needs one of these; nil: no role check
-}
-
-// guarded is the one wrapping handler that runs docs/api.md §2's checks in order:
-// bearer header, token, user, password in force, scope, disabled, roles.
-// The first check that fails answers.
-func (a *app) guarded(g guard, next userHandler) http.Handler {
+// guarded is the one wrapping handler that runs docs/api.md §2's checks in
+// order: bearer header, token, user, password in force, scope, disabled,
+// roles. The first check that fails answers.
+func (a *app) guarded(rt route) http.Handler {
+	need := rt.access
+	if need.roles != nil {
+		need.roles = a.roles[rt.pattern] // the config may have changed them
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if need.public {
+			rt.handler(a, w, r, nil)
+			return
+		}
 		caller, c, err := a.authenticate(r)
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
 		requestInfoOf(r).user = caller.Username
-		if g.scope != "" && !slices.Contains(c.Scopes, g.scope) {
-			w.Header().Set("WWW-Authenticate", `Bearer scope="`+g.scope+`"`)
+		if need.scope != "" && !slices.Contains(c.Scopes, need.scope) {
+			w.Header().Set("WWW-Authenticate", `Bearer scope="`+need.scope+`"`)
 			a.fail(w, r, errNotEnoughPermissions)
 			return
 		}
-		if g.active && caller.Disabled {
+		if need.active && caller.Disabled {
 			a.fail(w, r, errUserDisabled)
 			return
 		}
-		if g.roles != nil && !slices.ContainsFunc(caller.Role, func(role string) bool { return slices.Contains(g.roles, role) }) {
+		if need.roles != nil && !slices.ContainsFunc(caller.Role, func(role string) bool { return slices.Contains(need.roles, role) }) {
 			a.fail(w, r, errNotEnoughPermissions)
 			return
 		}
-		next(w, r, caller)
+		rt.handler(a, w, r, caller)
 	})
-}
-
-// protect registers a route of the RBAC table: an active caller holding one
-// of the route's roles.
-func (a *app) protect(route string, h userHandler) {
-	roles, ok := a.roles[route]
-	if !ok {
-		panic("rbac: route " + route + " is not in defaultRouteRoles")
-	}
-	a.handle(route, a.guarded(guard{active: true, roles: roles}, h))
 }
 
 const (

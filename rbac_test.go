@@ -32,7 +32,7 @@ import (
 )
 
 // rbacSpecTable is the role table of docs/api.md §3, copied by hand: the server's
-// defaultRouteRoles must say exactly this.
+// routeTable's role column must say exactly this.
 var rbacSpecTable = map[string][]string{
 	"POST /user/":                        {"admin"},
 	"GET /user/":                         {"admin", "manager"},
@@ -266,20 +266,21 @@ func rbacSameRoles(a, b []string) bool {
 
 func TestRBACRouteTableMatchesSpec(t *testing.T) {
 	t.Parallel()
-	t.Run("defaultRouteRoles has every route of the spec table and no other", func(t *testing.T) {
+	defaults := routeRoles(nil) // routeTable's role column
+	t.Run("routeTable has every route of the spec table and no other", func(t *testing.T) {
 		for _, route := range rbacSortedRoutes(rbacSpecTable) {
-			got, ok := defaultRouteRoles[route]
+			got, ok := defaults[route]
 			if !ok {
-				t.Errorf("spec route %q is missing from defaultRouteRoles", route)
+				t.Errorf("spec route %q is missing from routeTable", route)
 				continue
 			}
 			if !rbacSameRoles(got, rbacSpecTable[route]) {
-				t.Errorf("%s: defaultRouteRoles says %v, the spec says %v", route, got, rbacSpecTable[route])
+				t.Errorf("%s: routeTable says %v, the spec says %v", route, got, rbacSpecTable[route])
 			}
 		}
-		for _, route := range rbacSortedRoutes(defaultRouteRoles) {
+		for _, route := range rbacSortedRoutes(defaults) {
 			if _, ok := rbacSpecTable[route]; !ok {
-				t.Errorf("defaultRouteRoles has %q, which the spec table does not list", route)
+				t.Errorf("routeTable has %q, which the spec table does not list", route)
 			}
 		}
 	})
@@ -299,7 +300,7 @@ func TestRBACRouteTableMatchesSpec(t *testing.T) {
 	// Every route of the map (and the three auth-only routes) is registered
 	// and guarded: without a token it answers 401 Not authenticated, not
 	// 404/405 and not the handler's own answer.
-	routes := append(rbacSortedRoutes(defaultRouteRoles), "GET /me", "GET /status", "GET /token/scope_example")
+	routes := append(rbacSortedRoutes(defaults), "GET /me", "GET /status", "GET /token/scope_example")
 	for _, route := range routes {
 		t.Run(route+" needs a bearer token", func(t *testing.T) {
 			method, path := rbacSplit(route)
@@ -487,11 +488,11 @@ func TestRBACMatrix(t *testing.T) {
 	w.employee, _ = w.freshEmployee()
 	w.ticket = w.freshTicket()
 
-	for _, route := range rbacSortedRoutes(defaultRouteRoles) {
+	for _, route := range rbacSortedRoutes(routeRoles(nil)) {
 		method, _ := rbacSplit(route)
 		allowedRoles, inSpec := rbacSpecTable[route]
 		if !inSpec {
-			allowedRoles = defaultRouteRoles[route]
+			allowedRoles = routeRoles(nil)[route]
 		}
 		build, known := rbacRequests[route]
 		if !known {

@@ -1,0 +1,90 @@
+package main
+
+// groupcommit.go: the writer goroutine. Writes waiting together share one
+// transaction and one commit, each inside its own savepoint.
+
+import (
+	"context"
+	"fmt"
+)
+
+// writeJob is one caller's write, waiting for the writer.
+type writeJob struct {
+	ctx  context.Context
+	f    func(*txn) error
+	done chan error
+}
+
+// maxBatch bounds how many writes share one commit.
+const maxBatch = 64
+
+// writeLoop is the writer: it takes a waiting write and all others queued
+// behind it (up to maxBatch), and commits them together.
+func (s *Store) writeLoop() {
+	defer close(s.writerDone)
+	for job := range s.jobs {
+		batch := []writeJob{job}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case next, ok := <-s.jobs:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, next)
+			default:
+				break gather
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+func (s *Store) commitBatch(batch []writeJob) {
+	ctx := context.Background()
+	results := make([]error, len(batch))
+	tx, err := s.beginWrite(ctx)
+	if err == nil {
+		t := &txn{Tx: tx, p: s.write}
+		if len(batch) == 1 { // alone in its transaction: no savepoint needed
+			if results[0] = batch[0].f(t); results[0] != nil {
+				tx.Rollback()
+				err = results[0]
+			}
+		} else {
+			for i, job := range batch {
+				results[i] = runSavepoint(job.ctx, t, job.f)
+			}
+		}
+		if err == nil {
+			err = tx.Commit()
+		}
+		for _, query := range t.missed { // the connection is free again: prepare for next time
+			s.write.stmt(ctx, query)
+		}
+	}
+	for i, job := range batch {
+		if results[i] == nil {
+			results[i] = err // the commit's failure is every write's
+		}
+		job.done <- results[i]
+	}
+}
+
+// runSavepoint runs one write inside a savepoint, undoing it alone when it
+// fails (or panics: the writer must go on for everyone else).
+func runSavepoint(ctx context.Context, t *txn, f func(*txn) error) (err error) {
+	if _, err := t.ExecContext(ctx, "SAVEPOINT write"); err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic in a write: %v", p)
+		}
+		if err != nil {
+			t.ExecContext(context.Background(), "ROLLBACK TO write")
+		}
+		t.ExecContext(context.Background(), "RELEASE write")
+	}()
+	return f(t)
+}
