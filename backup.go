@@ -62,9 +62,7 @@ func backupDatabase(ctx context.Context, src, dest string) error {
 // written by name, in an order the foreign keys accept (PostgreSQL checks
 // them at once): tickets point at employees and users.
 var copyTables = []struct{ table, columns string }{
-	{"users", "id, username, first_name, last_name, phone, email, role, disabled, login_denied, hashed_password, created, updated"},
-	{"employees", "id, first_name, last_name, nick_name, phone, email, birthday, country, city, address, created, updated"},
-	{"tickets", "id, title, description, status, employee_id, owner_id, created, updated"},
+	{"users", userColumns}, {"employees", employeeColumns}, {"tickets", ticketColumns},
 }
 
 // copiedRows is how many rows of one table copyDatabase copied.

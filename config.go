@@ -156,6 +156,9 @@ func (c *Config) check() error {
 		if _, ok := roleTable[route]; !ok {
 			return fmt.Errorf("config rbac: unknown route %q (routes are written as in handlers.go's routeTable, e.g. \"GET /user/\")", route)
 		}
+		if roles == nil { // JSON null: no list at all, which would mean no role check
+			return fmt.Errorf("config rbac %q: give a list of roles ([] lets nobody call the route)", route)
+		}
 		if r, bad := unknownRole(roles); bad {
 			return fmt.Errorf("config rbac %q: unknown role %q", route, r)
 		}

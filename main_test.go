@@ -270,6 +270,7 @@ func TestConfigRefused(t *testing.T) {
 		{"PWD_CONTEXT scheme md5 is refused", mtWriteFile(t, "c.json", `{"auth": {"PWD_CONTEXT": {"schemes": ["md5"]}}}`), []string{"md5"}},
 		{"an unknown rbac route is refused", mtWriteFile(t, "c.json", `{"rbac": {"GET /nowhere/": ["admin"]}}`), []string{"GET /nowhere/"}},
 		{"an unknown rbac role is refused", mtWriteFile(t, "c.json", `{"rbac": {"GET /user/": ["admin", "superuser"]}}`), []string{"superuser"}},
+		{"an rbac route without a list (null) is refused", mtWriteFile(t, "c.json", `{"rbac": {"DELETE /user/{user_id}": null}}`), []string{"DELETE /user/{user_id}", "list of roles"}},
 		{"a token lifetime of 0 minutes is refused", mtWriteFile(t, "c.json", `{"auth": {"ACCESS_TOKEN_EXPIRE_MINUTES": 0}}`), []string{"ACCESS_TOKEN_EXPIRE_MINUTES"}},
 		{"a negative token lifetime is refused", mtWriteFile(t, "c.json", `{"auth": {"ACCESS_TOKEN_EXPIRE_MINUTES": -5}}`), []string{"ACCESS_TOKEN_EXPIRE_MINUTES"}},
 		{"no password scheme is refused", mtWriteFile(t, "c.json", `{"auth": {"PWD_CONTEXT": {"schemes": []}}}`), []string{"schemes"}},

@@ -205,11 +205,7 @@ func migrateFromOriginal(ctx context.Context, tx *sql.Tx, log *slog.Logger) erro
 	if _, err := tx.ExecContext(ctx, schemaTables); err != nil {
 		return err
 	}
-	columns := map[string]string{
-		"users":     "id, username, first_name, last_name, phone, email, role, disabled, login_denied, hashed_password, created, updated",
-		"employees": "id, first_name, last_name, nick_name, phone, email, birthday, country, city, address, created, updated",
-		"tickets":   "id, title, description, status, employee_id, owner_id, created, updated",
-	}
+	columns := map[string]string{"users": userColumns, "employees": employeeColumns, "tickets": ticketColumns}
 	for _, table := range old {
 		res, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s_original",
 			table, columns[table], columns[table], table))

@@ -1,12 +1,12 @@
 package main
 
-// store.go: every SQL statement the server runs, the schema, and the
-// migrations that upgrade the original project's database files in place.
+// store.go: the database, and every SQL statement the API's requests run,
+// each written whole in the method that runs it.
 //
 // Two databases, one store: SQLite (the default, one file) and PostgreSQL
-// (for several instances behind a load balancer). The queries are written
-// once, with ? placeholders, in the SQL both understand; everything that
-// differs is in the "dialects" section below.
+// (for several instances behind a load balancer). The statements are
+// written once, with ? placeholders, in SQL both understand; dialect.go
+// holds what differs, migrate.go the schema.
 //
 // Writes go through one writer connection per process, and every write
 // transaction first takes the database's write lock (SQLite: BEGIN
@@ -196,19 +196,26 @@ type page struct {
 
 // ---- Users ----
 
-// Nullable columns are read with COALESCE: files written by the original
-// declare every column nullable.
-const userColumns = `id, COALESCE(username, ''), COALESCE(first_name, ''), COALESCE(last_name, ''),
-	COALESCE(phone, ''), COALESCE(email, ''), COALESCE(role, '[]'), COALESCE(disabled, false),
-	COALESCE(login_denied, false), COALESCE(hashed_password, ''), COALESCE(created, ''), updated`
+// userColumns, employeeColumns and ticketColumns are each table's columns,
+// in the order the scan functions below read them.
+const (
+	userColumns = "id, username, first_name, last_name, phone, email, role, disabled, login_denied, " +
+		"hashed_password, created, updated"
+	employeeColumns = "id, first_name, last_name, nick_name, phone, email, birthday, country, city, address, " +
+		"created, updated"
+	ticketColumns = "id, title, description, status, employee_id, owner_id, created, updated"
+)
 
 type scanner interface{ Scan(dest ...any) error }
 
+// scanUser reads a row of userColumns. Files written by the original allow
+// NULL in every column: orZero reads a NULL as the empty value.
 func scanUser(row scanner) (*User, error) {
 	u := &User{}
 	var role string
-	err := row.Scan(&u.ID, &u.Username, &u.FirstName, &u.LastName, &u.Phone, &u.Email, &role,
-		&u.Disabled, &u.LoginDenied, &u.hashedPassword, &u.Created, &u.Updated)
+	err := row.Scan(&u.ID, orZero(&u.Username), orZero(&u.FirstName), orZero(&u.LastName), orZero(&u.Phone),
+		orZero(&u.Email), orZero(&role), orZero(&u.Disabled), orZero(&u.LoginDenied), orZero(&u.hashedPassword),
+		orZero(&u.Created), &u.Updated)
 	if err != nil {
 		return nil, err
 	}
@@ -218,11 +225,9 @@ func scanUser(row scanner) (*User, error) {
 	return u, nil
 }
 
-func (s *Store) userWhere(ctx context.Context, q queryer, where string, arg any) (*User, error) {
-	if text, ok := arg.(string); ok && !storable(text) {
-		return nil, errUserNotFound // no user has such a name
-	}
-	u, err := scanUser(q.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE "+where, arg))
+// oneUser is the user a query for one row found, or errUserNotFound.
+func oneUser(row *sql.Row) (*User, error) {
+	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errUserNotFound
 	}
@@ -230,19 +235,31 @@ func (s *Store) userWhere(ctx context.Context, q queryer, where string, arg any)
 }
 
 func (s *Store) UserByID(ctx context.Context, id int64) (*User, error) {
-	return s.userWhere(ctx, s.read, "id = ?", id)
+	return oneUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
 }
 
+// UserByUsername, UserByPhone and UserByEmail look a user up by a value a
+// client sent; one PostgreSQL cannot store is nobody's (see storable).
 func (s *Store) UserByUsername(ctx context.Context, username string) (*User, error) {
-	return s.userWhere(ctx, s.read, "username = ?", username)
+	if !storable(username) {
+		return nil, errUserNotFound
+	}
+	return oneUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE username = ?", username))
 }
 
 func (s *Store) UserByPhone(ctx context.Context, phone string) (*User, error) {
-	return s.userWhere(ctx, s.read, "phone = ?", phone)
+	if !storable(phone) {
+		return nil, errUserNotFound
+	}
+	return oneUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE phone = ?", phone))
 }
 
+// UserByEmail ignores the case of ASCII letters, as email uniqueness does.
 func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
-	return s.userWhere(ctx, s.read, "lower(email) = lower(?) ORDER BY id LIMIT 1", email)
+	if !storable(email) {
+		return nil, errUserNotFound
+	}
+	return oneUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE lower(email) = lower(?) ORDER BY id LIMIT 1", email))
 }
 
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
@@ -354,7 +371,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, change func(*User) err
 	var u *User
 	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
-		if u, err = s.userWhere(ctx, tx, "id = ?", id); err != nil {
+		if u, err = oneUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id)); err != nil {
 			return err
 		}
 		wasAdmin := u.activeAdmin()
@@ -425,7 +442,7 @@ func checkOtherAdmin(ctx context.Context, tx *txn, id int64) error {
 // DeleteUser deletes a user who created no tickets.
 func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 	return s.inTx(ctx, func(tx *txn) error {
-		u, err := s.userWhere(ctx, tx, "id = ?", id)
+		u, err := oneUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
 		if err != nil {
 			return err
 		}
@@ -448,19 +465,17 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 
 // ---- Employees ----
 
-const employeeColumns = `id, COALESCE(first_name, ''), COALESCE(last_name, ''), COALESCE(nick_name, ''),
-	COALESCE(phone, ''), COALESCE(email, ''), COALESCE(birthday, ''), COALESCE(country, ''),
-	COALESCE(city, ''), COALESCE(address, ''), COALESCE(created, ''), updated`
-
 func scanEmployee(row scanner) (*Employee, error) {
 	e := &Employee{Tickets: []Ticket{}}
-	err := row.Scan(&e.ID, &e.FirstName, &e.LastName, &e.NickName, &e.Phone, &e.Email, &e.Birthday,
-		&e.Country, &e.City, &e.Address, &e.Created, &e.Updated)
+	err := row.Scan(&e.ID, orZero(&e.FirstName), orZero(&e.LastName), orZero(&e.NickName), orZero(&e.Phone),
+		orZero(&e.Email), orZero(&e.Birthday), orZero(&e.Country), orZero(&e.City), orZero(&e.Address),
+		orZero(&e.Created), &e.Updated)
 	return e, err
 }
 
-func (s *Store) employeeByID(ctx context.Context, q queryer, id int64) (*Employee, error) {
-	e, err := scanEmployee(q.QueryRowContext(ctx, "SELECT "+employeeColumns+" FROM employees WHERE id = ?", id))
+// oneEmployee is the employee a query for one row found, or errEmployeeNotFound.
+func oneEmployee(row *sql.Row) (*Employee, error) {
+	e, err := scanEmployee(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errEmployeeNotFound
 	}
@@ -469,11 +484,11 @@ func (s *Store) employeeByID(ctx context.Context, q queryer, id int64) (*Employe
 
 // Employee returns one employee with all of its tickets.
 func (s *Store) Employee(ctx context.Context, id int64) (*Employee, error) {
-	e, err := s.employeeByID(ctx, s.read, id)
+	e, err := oneEmployee(s.read.QueryRowContext(ctx, "SELECT "+employeeColumns+" FROM employees WHERE id = ?", id))
 	if err != nil {
 		return nil, err
 	}
-	e.Tickets, err = s.tickets(ctx, s.read, "WHERE employee_id = ? ORDER BY id", id)
+	e.Tickets, err = scanTickets(s.read.QueryContext(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE employee_id = ? ORDER BY id", id))
 	return e, err
 }
 
@@ -499,8 +514,8 @@ func (s *Store) ListEmployees(ctx context.Context, p page) ([]Employee, error) {
 	if err := rows.Err(); err != nil || len(employees) == 0 {
 		return employees, err
 	}
-	tickets, err := s.tickets(ctx, s.read, "WHERE employee_id BETWEEN ? AND ? ORDER BY employee_id, id",
-		employees[0].ID, employees[len(employees)-1].ID)
+	tickets, err := scanTickets(s.read.QueryContext(ctx, "SELECT "+ticketColumns+" FROM tickets "+
+		"WHERE employee_id BETWEEN ? AND ? ORDER BY employee_id, id", employees[0].ID, employees[len(employees)-1].ID))
 	if err != nil {
 		return nil, err
 	}
@@ -532,7 +547,7 @@ func (s *Store) CreateEmployee(ctx context.Context, e *Employee) (*Employee, err
 // UpdateEmployee replaces every field of employee id with those of e.
 func (s *Store) UpdateEmployee(ctx context.Context, id int64, e *Employee) (*Employee, error) {
 	err := s.inTx(ctx, func(tx *txn) error {
-		old, err := s.employeeByID(ctx, tx, id)
+		old, err := oneEmployee(tx.QueryRowContext(ctx, "SELECT "+employeeColumns+" FROM employees WHERE id = ?", id))
 		if err != nil {
 			return err
 		}
@@ -548,7 +563,7 @@ func (s *Store) UpdateEmployee(ctx context.Context, id int64, e *Employee) (*Emp
 			t, id); err != nil {
 			return err
 		}
-		e.Tickets, err = s.tickets(ctx, tx, "WHERE employee_id = ? ORDER BY id", id)
+		e.Tickets, err = scanTickets(tx.QueryContext(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE employee_id = ? ORDER BY id", id))
 		return err
 	})
 	if err != nil {
@@ -560,7 +575,7 @@ func (s *Store) UpdateEmployee(ctx context.Context, id int64, e *Employee) (*Emp
 // DeleteEmployee deletes an employee who has no tickets.
 func (s *Store) DeleteEmployee(ctx context.Context, id int64) error {
 	return s.inTx(ctx, func(tx *txn) error {
-		if _, err := s.employeeByID(ctx, tx, id); err != nil {
+		if _, err := oneEmployee(tx.QueryRowContext(ctx, "SELECT "+employeeColumns+" FROM employees WHERE id = ?", id)); err != nil {
 			return err
 		}
 		has, err := exists(ctx, tx, "SELECT 1 FROM tickets WHERE employee_id = ?", id)
@@ -577,18 +592,24 @@ func (s *Store) DeleteEmployee(ctx context.Context, id int64) error {
 
 // ---- Tickets ----
 
-const ticketColumns = `id, COALESCE(title, ''), COALESCE(description, ''), COALESCE(status, ''),
-	COALESCE(owner_id, 0), COALESCE(employee_id, 0), COALESCE(created, ''), updated`
-
 func scanTicket(row scanner) (*Ticket, error) {
 	t := &Ticket{}
-	err := row.Scan(&t.ID, &t.Title, &t.Description, &t.Status, &t.OwnerID, &t.EmployeeID, &t.Created, &t.Updated)
+	err := row.Scan(&t.ID, orZero(&t.Title), orZero(&t.Description), orZero(&t.Status), orZero(&t.EmployeeID),
+		orZero(&t.OwnerID), orZero(&t.Created), &t.Updated)
 	return t, err
 }
 
-// tickets runs one SELECT of tickets; rest is its WHERE/ORDER/LIMIT part.
-func (s *Store) tickets(ctx context.Context, q queryer, rest string, args ...any) ([]Ticket, error) {
-	rows, err := q.QueryContext(ctx, "SELECT "+ticketColumns+" FROM tickets "+rest, args...)
+// oneTicket is the ticket a query for one row found, or errTicketNotFound.
+func oneTicket(row *sql.Row) (*Ticket, error) {
+	t, err := scanTicket(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errTicketNotFound
+	}
+	return t, err
+}
+
+// scanTickets reads every row of a query of ticketColumns.
+func scanTickets(rows *sql.Rows, err error) ([]Ticket, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -604,26 +625,19 @@ func (s *Store) tickets(ctx context.Context, q queryer, rest string, args ...any
 	return tickets, rows.Err()
 }
 
-func (s *Store) ticketByID(ctx context.Context, q queryer, id int64) (*Ticket, error) {
-	t, err := scanTicket(q.QueryRowContext(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE id = ?", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errTicketNotFound
-	}
-	return t, err
-}
-
 func (s *Store) Ticket(ctx context.Context, id int64) (*Ticket, error) {
-	return s.ticketByID(ctx, s.read, id)
+	return oneTicket(s.read.QueryRowContext(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE id = ?", id))
 }
 
 func (s *Store) ListTickets(ctx context.Context, p page) ([]Ticket, error) {
-	return s.tickets(ctx, s.read, "WHERE id > ? ORDER BY id LIMIT ? OFFSET ?", p.after, p.limit, p.skip)
+	return scanTickets(s.read.QueryContext(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE id > ? ORDER BY id LIMIT ? OFFSET ?",
+		p.after, p.limit, p.skip))
 }
 
 // ListTicketsOf returns the tickets a user created.
 func (s *Store) ListTicketsOf(ctx context.Context, ownerID int64, p page) ([]Ticket, error) {
-	return s.tickets(ctx, s.read, "WHERE owner_id = ? AND id > ? ORDER BY id LIMIT ? OFFSET ?",
-		ownerID, p.after, p.limit, p.skip)
+	return scanTickets(s.read.QueryContext(ctx, "SELECT "+ticketColumns+" FROM tickets "+
+		"WHERE owner_id = ? AND id > ? ORDER BY id LIMIT ? OFFSET ?", ownerID, p.after, p.limit, p.skip))
 }
 
 // CreateTicket files t about employee employeeID, owned by user ownerID.
@@ -653,7 +667,7 @@ func (s *Store) UpdateTicket(ctx context.Context, id int64, in *Ticket) (*Ticket
 	var t *Ticket
 	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
-		if t, err = s.ticketByID(ctx, tx, id); err != nil {
+		if t, err = oneTicket(tx.QueryRowContext(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE id = ?", id)); err != nil {
 			return err
 		}
 		stamp := now()
@@ -670,10 +684,24 @@ func (s *Store) UpdateTicket(ctx context.Context, id int64, in *Ticket) (*Ticket
 
 func (s *Store) DeleteTicket(ctx context.Context, id int64) error {
 	return s.inTx(ctx, func(tx *txn) error {
-		if _, err := s.ticketByID(ctx, tx, id); err != nil {
+		if _, err := oneTicket(tx.QueryRowContext(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE id = ?", id)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, "DELETE FROM tickets WHERE id = ?", id)
 		return err
 	})
+}
+
+// orZero scans a column that may hold NULL into dest, a NULL as T's zero value.
+func orZero[T any](dest *T) sql.Scanner { return zeroIfNull[T]{dest} }
+
+type zeroIfNull[T any] struct{ dest *T }
+
+func (z zeroIfNull[T]) Scan(src any) error {
+	var v sql.Null[T]
+	if err := v.Scan(src); err != nil {
+		return err
+	}
+	*z.dest = v.V // the zero value when src is NULL
+	return nil
 }
