@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 )
 
 // writeJob is one caller's write, waiting for the writer.
@@ -47,7 +48,7 @@ func (s *Store) commitBatch(batch []writeJob) {
 	if err == nil {
 		t := &txn{Tx: tx, p: s.write}
 		if len(batch) == 1 { // alone in its transaction: no savepoint needed
-			if results[0] = batch[0].f(t); results[0] != nil {
+			if results[0] = runWrite(t, batch[0].f); results[0] != nil {
 				tx.Rollback()
 				err = results[0]
 			}
@@ -72,19 +73,26 @@ func (s *Store) commitBatch(batch []writeJob) {
 }
 
 // runSavepoint runs one write inside a savepoint, undoing it alone when it
-// fails (or panics: the writer must go on for everyone else).
+// fails or panics.
 func runSavepoint(ctx context.Context, t *txn, f func(*txn) error) (err error) {
 	if _, err := t.ExecContext(ctx, "SAVEPOINT write"); err != nil {
 		return err
 	}
+	if err = runWrite(t, f); err != nil {
+		t.ExecContext(context.Background(), "ROLLBACK TO write")
+	}
+	t.ExecContext(context.Background(), "RELEASE write")
+	return err
+}
+
+// runWrite runs one write, its panic turned into its error: the writer
+// goroutine lives on for every other request, and the request whose write
+// panicked answers 500 and logs the panic and where it happened.
+func runWrite(t *txn, f func(*txn) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("panic in a write: %v", p)
+			err = fmt.Errorf("panic in a write: %v\n%s", p, debug.Stack())
 		}
-		if err != nil {
-			t.ExecContext(context.Background(), "ROLLBACK TO write")
-		}
-		t.ExecContext(context.Background(), "RELEASE write")
 	}()
 	return f(t)
 }
