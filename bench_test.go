@@ -7,8 +7,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -181,9 +179,6 @@ func BenchmarkRequestCreateTicket(b *testing.B) {
 	benchRequest(b, "POST", "/api/v1/ticket/1", "",
 		`{"title":"Network problem","description":"Cannot reach it.","status":"New"}`)
 }
-
-// discardLogger formats log lines as the server does, then drops them.
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // BenchmarkRequestCreateTicket64 has 64 clients writing at once (on two
 // cores), as the load harness does: their writes share commits.

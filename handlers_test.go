@@ -1,9 +1,24 @@
 package main
 
+// handlers_test.go: handlers.go's routes and their answers (docs/api.md §5):
+// the original project's happy path, every route with its exact success
+// body, paging (limit, skip, after_id), path ids, not-found answers, the
+// body size limit, a manager who cannot lock out an admin, a failing
+// database as a bare 500. FuzzJSONBody and FuzzTokenForm: whatever bytes
+// arrive as a JSON body or a login form, the answer is never a 5xx. The
+// f.Add lines are the committed seed corpus; .ci/run fuzzes each target
+// for a bounded time.
+
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -94,22 +109,569 @@ func itoaID(v any) string {
 	return fmt.Sprint(int64(f))
 }
 
-// TestPanicBecomes500: a handler that panics answers the spec's 500 body,
-// with no stack trace or internals, and the log has both, with the request id.
-func TestPanicBecomes500(t *testing.T) {
-	ts := newTestServer(t)
-	ts.app.mux.HandleFunc("GET /api/v1/boom", func(w http.ResponseWriter, r *http.Request) {
-		panic("secret internal state")
+func TestValidationUserRoutes(t *testing.T) {
+	t.Parallel()
+	ts, admin, tok := valServer(t)
+	n := 100
+	create := func(ts *testServer, username string, edit func(map[string]any)) map[string]any {
+		ts.t.Helper()
+		n++
+		body := validNewUser(username, n)
+		if edit != nil {
+			edit(body)
+		}
+		res := ts.call("POST", "/user/", tok, body).expect(200)
+		valNoSecrets(ts.t, res)
+		obj := res.obj()
+		valUserObject(ts.t, obj)
+		if obj["updated"] != nil {
+			ts.t.Errorf("updated %v after create, want null", obj["updated"])
+		}
+		return obj
+	}
+	var anna map[string]any
+
+	t.Run("POST /user/ answers the user object", func(t *testing.T) {
+		ts := valFor(ts, t)
+		body := validNewUser("annanielsen", 1)
+		body["role"] = []string{"support", "admin", "support"}
+		anna = create(ts, "annanielsen", func(b map[string]any) { b["role"] = body["role"] })
+		want := map[string]any{"id": anna["id"], "username": "annanielsen", "first_name": "Anna", "last_name": "Nielsen",
+			"phone": anna["phone"], "email": "annanielsen@example.com", "role": []string{"admin", "support"},
+			"disabled": false, "login_denied": false, "created": anna["created"], "updated": nil}
+		if valJSON(anna) != valJSON(want) {
+			t.Errorf("answered %s, want %s", valJSON(anna), valJSON(want))
+		}
+		if valID(anna) <= admin.ID {
+			t.Errorf("id %v, want above %d", anna["id"], admin.ID)
+		}
 	})
-	res := ts.call("GET", "/boom", "", nil, "X-Request-ID", "boom-1").expect(500, "Internal Server Error")
-	if strings.Contains(string(res.body), "secret") || strings.Contains(string(res.body), "goroutine") {
-		t.Fatalf("500 body leaks internals: %s", res.body)
+
+	t.Run("POST /user/ with an empty role list and both flags set", func(t *testing.T) {
+		ts := valFor(ts, t)
+		obj := create(ts, "flaggeduser", func(b map[string]any) {
+			b["role"], b["disabled"], b["login_denied"] = []string{}, true, true
+		})
+		if valJSON(obj["role"]) != "[]" || obj["disabled"] != true || obj["login_denied"] != true {
+			t.Errorf("answered %s", valJSON(obj))
+		}
+	})
+
+	t.Run("GET /user/{user_id} and the lookups answer the same object", func(t *testing.T) {
+		ts := valFor(ts, t)
+		for _, path := range []string{
+			fmt.Sprintf("/user/%d", valID(anna)),
+			"/user/username/annanielsen",
+			"/user/phone/" + anna["phone"].(string),
+			"/user/phone/" + url.PathEscape(anna["phone"].(string)),
+			"/user/phone/%2B" + strings.TrimPrefix(anna["phone"].(string), "+"),
+			"/user/email/annanielsen@example.com",
+			"/user/email/AnnaNielsen@Example.COM", // store.go compares emails without case
+		} {
+			res := ts.call("GET", path, tok, nil).expect(200)
+			valNoSecrets(t, res)
+			if got := res.obj(); valJSON(got) != valJSON(anna) {
+				t.Errorf("GET %s answered %s, want %s", path, valJSON(got), valJSON(anna))
+			}
+		}
+	})
+
+	t.Run("GET /user/ lists user objects by id", func(t *testing.T) {
+		ts := valFor(ts, t)
+		res := ts.call("GET", "/user/", tok, nil).expect(200)
+		valNoSecrets(t, res)
+		list := res.list()
+		if len(list) != valCount(ts, "users") {
+			t.Fatalf("%d users listed, %d stored", len(list), valCount(ts, "users"))
+		}
+		for i, u := range list {
+			valUserObject(t, u)
+			if i > 0 && valID(u) <= valID(list[i-1]) {
+				t.Errorf("ids not ascending: %v after %v", u["id"], list[i-1]["id"])
+			}
+			if u["username"] == "annanielsen" && valJSON(u) != valJSON(anna) {
+				t.Errorf("listed %s, want %s", valJSON(u), valJSON(anna))
+			}
+		}
+	})
+
+	t.Run("GET /me never shows the password hash", func(t *testing.T) {
+		ts := valFor(ts, t)
+		res := ts.call("GET", "/me", tok, nil).expect(200)
+		valNoSecrets(t, res)
+		valUserObject(t, res.obj())
+	})
+
+	t.Run("PUT keeps disabled and login_denied when absent", func(t *testing.T) {
+		ts := valFor(ts, t)
+		u := create(ts, "flagkeeper", func(b map[string]any) { b["disabled"], b["login_denied"] = true, true })
+		path := fmt.Sprintf("/user/%d", valID(u))
+		body := valPick(u, valUserInput...)
+		body["first_name"] = "Changed"
+		obj := ts.call("PUT", path, tok, body).expect(200).obj()
+		if obj["disabled"] != true || obj["login_denied"] != true || obj["first_name"] != "Changed" {
+			t.Errorf("PUT without the flags answered %s, want both still true", valJSON(obj))
+		}
+		body["disabled"], body["login_denied"] = false, false
+		obj = ts.call("PUT", path, tok, body).expect(200).obj()
+		if obj["disabled"] != false || obj["login_denied"] != false {
+			t.Errorf("PUT with false answered %s", valJSON(obj))
+		}
+		delete(body, "disabled")
+		delete(body, "login_denied")
+		obj = ts.call("PUT", path, tok, body).expect(200).obj()
+		if obj["disabled"] != false || obj["login_denied"] != false {
+			t.Errorf("PUT without the flags answered %s, want both still false", valJSON(obj))
+		}
+	})
+
+	t.Run("POST /user/ defaults disabled and login_denied to false", func(t *testing.T) {
+		ts := valFor(ts, t)
+		obj := create(ts, "defaultflags", nil)
+		if obj["disabled"] != false || obj["login_denied"] != false {
+			t.Errorf("answered %s", valJSON(obj))
+		}
+	})
+
+	// Every kind of update sets updated; the user answers echo the change.
+	updates := []struct {
+		name    string
+		method  string
+		suffix  string
+		body    func(u map[string]any) map[string]any
+		message string // when the answer is a message, not the user
+		check   func(t *testing.T, obj map[string]any)
+	}{
+		{"PUT /user/{user_id}", "PUT", "", func(u map[string]any) map[string]any {
+			b := valPick(u, valUserInput...)
+			b["last_name"], b["role"] = "O’Brien", []string{"support", "manager", "support"}
+			return b
+		}, "", func(t *testing.T, obj map[string]any) {
+			if obj["last_name"] != "O’Brien" || valJSON(obj["role"]) != `["manager","support"]` {
+				t.Errorf("answered %s", valJSON(obj))
+			}
+		}},
+		{"PATCH /user/{user_id}/contacts", "PATCH", "/contacts", func(u map[string]any) map[string]any {
+			return map[string]any{"first_name": "Jean-Luc", "last_name": "Олена", "phone": "+491510000077", "email": "new." + u["username"].(string) + "@example.org"}
+		}, "", func(t *testing.T, obj map[string]any) {
+			if obj["first_name"] != "Jean-Luc" || obj["last_name"] != "Олена" || obj["phone"] != "+491510000077" ||
+				obj["email"] != "new."+obj["username"].(string)+"@example.org" {
+				t.Errorf("answered %s", valJSON(obj))
+			}
+		}},
+		{"PATCH /user/{user_id}/username", "PATCH", "/username", func(u map[string]any) map[string]any {
+			return map[string]any{"username": "Renamed" + valLetters("", int(valID(u)))}
+		}, "", func(t *testing.T, obj map[string]any) {
+			if !strings.HasPrefix(obj["username"].(string), "Renamed") {
+				t.Errorf("answered %s", valJSON(obj))
+			}
+		}},
+		{"PATCH /user/{user_id}/role", "PATCH", "/role", func(u map[string]any) map[string]any {
+			return map[string]any{"role": []string{"support", "admin", "support"}}
+		}, "", func(t *testing.T, obj map[string]any) {
+			if valJSON(obj["role"]) != `["admin","support"]` {
+				t.Errorf("role %s, want [admin support]", valJSON(obj["role"]))
+			}
+		}},
+		{"PATCH /user/{user_id}/role to an empty list", "PATCH", "/role", func(u map[string]any) map[string]any {
+			return map[string]any{"role": []string{}}
+		}, "", func(t *testing.T, obj map[string]any) {
+			if valJSON(obj["role"]) != `[]` {
+				t.Errorf("role %s, want []", valJSON(obj["role"]))
+			}
+		}},
+		{"PATCH /user/{user_id}/disabled", "PATCH", "/disabled", func(u map[string]any) map[string]any {
+			return map[string]any{"disabled": true}
+		}, "", func(t *testing.T, obj map[string]any) {
+			if obj["disabled"] != true || obj["login_denied"] != false {
+				t.Errorf("answered %s", valJSON(obj))
+			}
+		}},
+		{"PATCH /user/{user_id}/login_denied", "PATCH", "/login_denied", func(u map[string]any) map[string]any {
+			return map[string]any{"login_denied": true}
+		}, "", func(t *testing.T, obj map[string]any) {
+			if obj["login_denied"] != true || obj["disabled"] != false {
+				t.Errorf("answered %s", valJSON(obj))
+			}
+		}},
+		{"PATCH /user/{user_id}/password", "PATCH", "/password", func(u map[string]any) map[string]any {
+			return map[string]any{"password": "N3w-Passw0rd!"}
+		}, "Password changed successfully", nil},
 	}
-	ts.srv.Close()
-	log := ts.log.String()
-	if !strings.Contains(log, "request_id=boom-1") || !strings.Contains(log, "secret internal state") || !strings.Contains(log, "goroutine") {
-		t.Fatalf("the log lacks the panic, its stack or the request id:\n%s", log)
+	for i, up := range updates {
+		t.Run(up.name+" sets updated", func(t *testing.T) {
+			ts := valFor(ts, t)
+			u := create(ts, valLetters("updated", i), nil)
+			path := fmt.Sprintf("/user/%d", valID(u))
+			res := ts.call(up.method, path+up.suffix, tok, up.body(u))
+			stored := ts.call("GET", path, tok, nil).expect(200).obj()
+			valStamp(t, "updated", stored["updated"])
+			if stored["created"] != u["created"] || valID(stored) != valID(u) {
+				t.Errorf("id/created changed: %s, was %s", valJSON(stored), valJSON(u))
+			}
+			if up.message != "" {
+				valExact(t, res, 200, map[string]any{"message": up.message})
+				ts.token(u["username"].(string), "N3w-Passw0rd!")
+				return
+			}
+			res.expect(200)
+			valNoSecrets(t, res)
+			obj := res.obj()
+			valUserObject(t, obj)
+			if valJSON(obj) != valJSON(stored) {
+				t.Errorf("answered %s, stored %s", valJSON(obj), valJSON(stored))
+			}
+			up.check(t, obj)
+		})
 	}
+
+	t.Run("PATCH /user/password changes the caller's own password and sets updated", func(t *testing.T) {
+		ts := valFor(ts, t)
+		u := create(ts, "ownpassword", nil)
+		own := ts.token("ownpassword", testPassword)
+		valExact(t, ts.call("PATCH", "/user/password", own, map[string]any{"password": "Fresh&Passw0rd"}), 200,
+			map[string]any{"message": "Password changed successfully"})
+		stored := ts.call("GET", fmt.Sprintf("/user/%d", valID(u)), tok, nil).expect(200).obj()
+		valStamp(t, "updated", stored["updated"])
+		ts.token("ownpassword", "Fresh&Passw0rd")
+		if res := ts.form("/token", url.Values{"username": {"ownpassword"}, "password": {testPassword}}); res.status != 400 {
+			t.Errorf("old password still logs in: %d %s", res.status, res.body)
+		}
+	})
+
+	t.Run("DELETE /user/{user_id}", func(t *testing.T) {
+		ts := valFor(ts, t)
+		u := create(ts, "deleteme", nil)
+		path := fmt.Sprintf("/user/%d", valID(u))
+		valExact(t, ts.call("DELETE", path, tok, nil), 200, map[string]any{"message": "User deleted successfully"})
+		ts.call("GET", path, tok, nil).expect(404, "User not found")
+		ts.call("DELETE", path, tok, nil).expect(404, "User not found")
+	})
+}
+
+func TestValidationEmployeeAndTicketRoutes(t *testing.T) {
+	t.Parallel()
+	ts, admin, tok := valServer(t)
+	support, supTok := ts.userWithToken("supportuser", "support")
+
+	var e1, e2 map[string]any
+	var tickets []map[string]any // t1, t2 about e1 by support; t3 about e2 by admin
+
+	t.Run("POST /employee/ answers the employee with no tickets", func(t *testing.T) {
+		ts := valFor(ts, t)
+		body := validEmployee(1)
+		res := ts.call("POST", "/employee/", tok, body).expect(200)
+		if !strings.Contains(string(res.body), `"tickets":[]`) {
+			t.Errorf("tickets not an empty list: %s", res.body)
+		}
+		e1 = res.obj()
+		valKeys(t, "employee", e1, valEmployeeKeys)
+		want := map[string]any{"id": e1["id"], "first_name": "Jürgen", "last_name": "Müller", "nick_name": "Jue",
+			"phone": body["phone"], "email": body["email"], "birthday": "1990-02-28", "country": "Germany",
+			"city": "München", "address": "Khreschatyk St, 14, UA 01001", "created": e1["created"], "updated": nil,
+			"tickets": []any{}}
+		if valJSON(e1) != valJSON(want) {
+			t.Errorf("answered %s, want %s", valJSON(e1), valJSON(want))
+		}
+		valStamp(t, "created", e1["created"])
+		e2 = ts.call("POST", "/employee", tok, validEmployee(2)).expect(200).obj()
+		if valID(e2) <= valID(e1) {
+			t.Errorf("second employee id %v not above %v", e2["id"], e1["id"])
+		}
+	})
+
+	t.Run("GET /employee/{employee_id} answers the same object", func(t *testing.T) {
+		ts := valFor(ts, t)
+		if got := ts.call("GET", fmt.Sprintf("/employee/%d", valID(e1)), supTok, nil).expect(200).obj(); valJSON(got) != valJSON(e1) {
+			t.Errorf("answered %s, want %s", valJSON(got), valJSON(e1))
+		}
+	})
+
+	t.Run("POST /ticket/{employee_id} answers the ticket, owned by the caller", func(t *testing.T) {
+		ts := valFor(ts, t)
+		for i, c := range []struct {
+			emp    map[string]any
+			tok    string
+			owner  int64
+			status string
+		}{{e1, supTok, support.ID, "New"}, {e1, supTok, support.ID, "Open"}, {e2, tok, admin.ID, "Closed"}} {
+			body := validTicket()
+			body["title"], body["status"] = fmt.Sprintf("Ticket number %d", i+1), c.status
+			obj := ts.call("POST", fmt.Sprintf("/ticket/%d", valID(c.emp)), c.tok, body).expect(200).obj()
+			valKeys(t, "ticket", obj, valTicketKeys)
+			want := map[string]any{"id": obj["id"], "title": body["title"], "description": body["description"],
+				"status": c.status, "owner_id": c.owner, "employee_id": valID(c.emp), "created": obj["created"], "updated": nil}
+			if valJSON(obj) != valJSON(want) {
+				t.Errorf("answered %s, want %s", valJSON(obj), valJSON(want))
+			}
+			valStamp(t, "created", obj["created"])
+			if len(tickets) > 0 && valID(obj) <= valID(tickets[len(tickets)-1]) {
+				t.Errorf("ticket ids not increasing")
+			}
+			tickets = append(tickets, obj)
+		}
+	})
+
+	t.Run("GET /ticket/{ticket_id} answers the same object", func(t *testing.T) {
+		ts := valFor(ts, t)
+		for _, tk := range tickets {
+			if got := ts.call("GET", fmt.Sprintf("/ticket/%d", valID(tk)), supTok, nil).expect(200).obj(); valJSON(got) != valJSON(tk) {
+				t.Errorf("answered %s, want %s", valJSON(got), valJSON(tk))
+			}
+		}
+	})
+
+	t.Run("GET /employee/{employee_id} shows its tickets by id", func(t *testing.T) {
+		ts := valFor(ts, t)
+		got := ts.call("GET", fmt.Sprintf("/employee/%d", valID(e1)), tok, nil).expect(200).obj()
+		if valJSON(got["tickets"]) != valJSON(tickets[:2]) {
+			t.Errorf("tickets %s, want %s", valJSON(got["tickets"]), valJSON(tickets[:2]))
+		}
+		got = ts.call("GET", fmt.Sprintf("/employee/%d", valID(e2)), tok, nil).expect(200).obj()
+		if valJSON(got["tickets"]) != valJSON(tickets[2:]) {
+			t.Errorf("tickets %s, want %s", valJSON(got["tickets"]), valJSON(tickets[2:]))
+		}
+	})
+
+	t.Run("GET /employee/ lists employees with their tickets", func(t *testing.T) {
+		ts := valFor(ts, t)
+		list := ts.call("GET", "/employee/", supTok, nil).expect(200).list()
+		if len(list) != 2 {
+			t.Fatalf("%d employees listed, want 2", len(list))
+		}
+		for i, e := range list {
+			valKeys(t, "employee", e, valEmployeeKeys)
+			want := tickets[:2]
+			if i == 1 {
+				want = tickets[2:]
+			}
+			if valJSON(e["tickets"]) != valJSON(want) {
+				t.Errorf("employee %v tickets %s, want %s", e["id"], valJSON(e["tickets"]), valJSON(want))
+			}
+		}
+		if valID(list[0]) != valID(e1) || valID(list[1]) != valID(e2) {
+			t.Errorf("order %v %v, want %v %v", list[0]["id"], list[1]["id"], e1["id"], e2["id"])
+		}
+	})
+
+	t.Run("GET /ticket/ lists every ticket by id", func(t *testing.T) {
+		ts := valFor(ts, t)
+		if got := ts.call("GET", "/ticket/", supTok, nil).expect(200).list(); valJSON(got) != valJSON(tickets) {
+			t.Errorf("listed %s, want %s", valJSON(got), valJSON(tickets))
+		}
+	})
+
+	t.Run("GET /ticket/my/ lists only the caller's tickets", func(t *testing.T) {
+		ts := valFor(ts, t)
+		for _, path := range []string{"/ticket/my/", "/ticket/my"} {
+			if got := ts.call("GET", path, supTok, nil).expect(200).list(); valJSON(got) != valJSON(tickets[:2]) {
+				t.Errorf("support %s: %s, want %s", path, valJSON(got), valJSON(tickets[:2]))
+			}
+			if got := ts.call("GET", path, tok, nil).expect(200).list(); valJSON(got) != valJSON(tickets[2:]) {
+				t.Errorf("admin %s: %s, want %s", path, valJSON(got), valJSON(tickets[2:]))
+			}
+		}
+		_, nobody := ts.userWithToken("noticketuser", "manager")
+		if res := ts.call("GET", "/ticket/my/", nobody, nil).expect(200); strings.TrimSpace(string(res.body)) != "[]" {
+			t.Errorf("a user without tickets got %s, want []", res.body)
+		}
+	})
+
+	t.Run("PUT /ticket/{ticket_id} sets updated and keeps owner and employee", func(t *testing.T) {
+		ts := valFor(ts, t)
+		old := tickets[0]
+		body := map[string]any{"title": "Renamed ticket", "description": "New description.", "status": "Closed"}
+		obj := ts.call("PUT", fmt.Sprintf("/ticket/%d", valID(old)), tok, body).expect(200).obj()
+		valKeys(t, "ticket", obj, valTicketKeys)
+		valStamp(t, "updated", obj["updated"])
+		want := map[string]any{"id": old["id"], "title": "Renamed ticket", "description": "New description.",
+			"status": "Closed", "owner_id": old["owner_id"], "employee_id": old["employee_id"], "created": old["created"],
+			"updated": obj["updated"]}
+		if valJSON(obj) != valJSON(want) {
+			t.Errorf("answered %s, want %s", valJSON(obj), valJSON(want))
+		}
+		if got := ts.call("GET", fmt.Sprintf("/ticket/%d", valID(old)), tok, nil).expect(200).obj(); valJSON(got) != valJSON(obj) {
+			t.Errorf("stored %s, answered %s", valJSON(got), valJSON(obj))
+		}
+		tickets[0] = obj
+	})
+
+	t.Run("PUT /employee/{employee_id} sets updated and shows its tickets", func(t *testing.T) {
+		ts := valFor(ts, t)
+		body := valPick(e1, valEmployeeIn...)
+		body["first_name"], body["birthday"] = "Олена", "1992-02-29"
+		obj := ts.call("PUT", fmt.Sprintf("/employee/%d", valID(e1)), tok, body).expect(200).obj()
+		valKeys(t, "employee", obj, valEmployeeKeys)
+		valStamp(t, "updated", obj["updated"])
+		if obj["first_name"] != "Олена" || obj["birthday"] != "1992-02-29" || obj["created"] != e1["created"] || valID(obj) != valID(e1) {
+			t.Errorf("answered %s", valJSON(obj))
+		}
+		if valJSON(obj["tickets"]) != valJSON(tickets[:2]) {
+			t.Errorf("tickets %s, want %s", valJSON(obj["tickets"]), valJSON(tickets[:2]))
+		}
+		if got := ts.call("GET", fmt.Sprintf("/employee/%d", valID(e1)), tok, nil).expect(200).obj(); valJSON(got) != valJSON(obj) {
+			t.Errorf("stored %s, answered %s", valJSON(got), valJSON(obj))
+		}
+	})
+
+	t.Run("DELETE /ticket/{ticket_id} then DELETE /employee/{employee_id}", func(t *testing.T) {
+		ts := valFor(ts, t)
+		path := fmt.Sprintf("/ticket/%d", valID(tickets[2]))
+		valExact(t, ts.call("DELETE", path, tok, nil), 200, map[string]any{"message": "Ticket deleted successfully"})
+		ts.call("GET", path, tok, nil).expect(404, "Ticket not found")
+		ts.call("DELETE", path, tok, nil).expect(404, "Ticket not found")
+		epath := fmt.Sprintf("/employee/%d", valID(e2))
+		valExact(t, ts.call("DELETE", epath, tok, nil), 200, map[string]any{"message": "Employee deleted successfully"})
+		ts.call("GET", epath, tok, nil).expect(404, "Employee not found")
+		ts.call("DELETE", epath, tok, nil).expect(404, "Employee not found")
+	})
+}
+
+func TestValidationPaging(t *testing.T) {
+	t.Parallel()
+	ts, admin, tok := valServer(t)
+	ctx := context.Background()
+	other := ts.addUser("otherowner", "support")
+	for i := range 104 {
+		u := &User{Username: valLetters("pageuser", i), FirstName: "Page", LastName: "User",
+			Phone: fmt.Sprintf("+4477%08d", i), Email: fmt.Sprintf("page%d@example.com", i), Role: []string{}, hashedPassword: "unused"}
+		if _, err := ts.store.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var emps []int64
+	for i := range 103 {
+		e := &Employee{FirstName: "Page", LastName: "Employee", NickName: "Pager", Phone: fmt.Sprintf("+3805%08d", i),
+			Email: fmt.Sprintf("emp%d@example.com", i), Birthday: "1990-01-01", Country: "Ukraine", City: "Kyiv",
+			Address: "Khreschatyk St, 14, UA 01001"}
+		if _, err := ts.store.CreateEmployee(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		emps = append(emps, e.ID)
+	}
+	for i := range 160 { // 120 of them the admin's, 40 another user's, interleaved
+		owner := admin.ID
+		if i%4 == 0 {
+			owner = other.ID
+		}
+		tk := &Ticket{Title: "Paged ticket", Description: "One of many tickets", Status: "New"}
+		if _, err := ts.store.CreateTicket(ctx, emps[i%len(emps)], owner, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	lists := []struct {
+		path string
+		all  []int64
+	}{
+		{"/user/", valIDs(ts, "users", "")},
+		{"/employee/", valIDs(ts, "employees", "")},
+		{"/ticket/", valIDs(ts, "tickets", "")},
+		{"/ticket/my/", valIDs(ts, "tickets", "WHERE owner_id = ?", admin.ID)},
+	}
+	for _, l := range lists {
+		if len(l.all) <= 100 {
+			t.Fatalf("%s: only %d rows, the test needs more than 100", l.path, len(l.all))
+		}
+	}
+	window := func(all []int64, skip, limit int) []int64 {
+		lo, hi := min(skip, len(all)), min(skip+limit, len(all))
+		return all[lo:hi]
+	}
+	cases := []struct {
+		name, query string
+		skip, limit int
+	}{
+		{"defaults: skip 0, limit 100", "", 0, 100},
+		{"limit 150 capped silently at 100", "?limit=150", 0, 100},
+		{"limit 101 capped at 100", "?limit=101", 0, 100},
+		{"limit 100", "?limit=100", 0, 100},
+		{"limit 5", "?limit=5", 0, 5},
+		{"skip 3 limit 4", "?skip=3&limit=4", 3, 4},
+		{"limit before skip in the query", "?limit=4&skip=3", 3, 4},
+		{"skip 100: the rest", "?skip=100", 100, 100},
+		{"skip 98 limit 150: capped window", "?skip=98&limit=150", 98, 100},
+		{"limit 0: empty", "?limit=0", 0, 0},
+		{"limit 0 with skip", "?skip=5&limit=0", 5, 0},
+		{"skip past the end: empty", "?skip=10000", 10000, 100},
+		{"huge limit capped", "?limit=9223372036854775807", 0, 100},
+	}
+	for _, l := range lists {
+		for _, c := range cases {
+			t.Run(l.path+" "+c.name, func(t *testing.T) {
+				ts := valFor(ts, t)
+				res := ts.call("GET", l.path+c.query, tok, nil).expect(200)
+				if c.limit == 0 && strings.TrimSpace(string(res.body)) != "[]" {
+					t.Errorf("body %s, want []", res.body)
+				}
+				items := res.list()
+				got := make([]int64, 0, len(items))
+				for _, it := range items {
+					got = append(got, valID(it))
+					if l.path == "/ticket/my/" && it["owner_id"] != float64(admin.ID) {
+						t.Errorf("/ticket/my/ shows ticket %v of owner %v", it["id"], it["owner_id"])
+					}
+				}
+				if want := window(l.all, c.skip, c.limit); !slices.Equal(got, want) {
+					t.Errorf("ids %v, want %v", got, want)
+				}
+			})
+		}
+		t.Run(l.path+" without the trailing slash", func(t *testing.T) {
+			ts := valFor(ts, t)
+			items := ts.call("GET", strings.TrimSuffix(l.path, "/")+"?skip=2&limit=3", tok, nil).expect(200).list()
+			got := []int64{}
+			for _, it := range items {
+				got = append(got, valID(it))
+			}
+			if want := window(l.all, 2, 3); !slices.Equal(got, want) {
+				t.Errorf("ids %v, want %v", got, want)
+			}
+		})
+		bad := []struct {
+			name, query string
+			want        []valWant
+		}{
+			{"negative skip", "?skip=-1", []valWant{{"greater_than_equal", []any{"query", "skip"}}}},
+			{"negative limit", "?limit=-1", []valWant{{"greater_than_equal", []any{"query", "limit"}}}},
+			{"both negative: two entries", "?skip=-5&limit=-1", []valWant{{"greater_than_equal", []any{"query", "skip"}}, {"greater_than_equal", []any{"query", "limit"}}}},
+			{"skip not an integer", "?skip=abc", []valWant{{"int_parsing", []any{"query", "skip"}}}},
+			{"limit a decimal", "?limit=1.5", []valWant{{"int_parsing", []any{"query", "limit"}}}},
+			{"skip empty", "?skip=", []valWant{{"int_parsing", []any{"query", "skip"}}}},
+			{"limit out of int64 range", "?limit=99999999999999999999", []valWant{{"int_parsing", []any{"query", "limit"}}}},
+			{"skip out of int64 range", "?skip=-99999999999999999999", []valWant{{"int_parsing", []any{"query", "skip"}}}},
+			{"bad skip and negative limit", "?skip=x&limit=-2", []valWant{{"int_parsing", []any{"query", "skip"}}, {"greater_than_equal", []any{"query", "limit"}}}},
+		}
+		for _, c := range bad {
+			t.Run(l.path+" "+c.name+" → 422", func(t *testing.T) {
+				ts := valFor(ts, t)
+				for _, p := range valProblems(t, ts.call("GET", l.path+c.query, tok, nil), c.want...) {
+					if p.Type == "greater_than_equal" && (p.Msg != "Input should be greater than or equal to 0" || valJSON(p.Ctx) != `{"ge":0}`) {
+						t.Errorf("entry %+v, want msg and ctx of ge 0", p)
+					}
+				}
+			})
+		}
+	}
+}
+
+// valIDs are the ids of a table's rows matching where, ascending.
+func valIDs(ts *testServer, table, where string, args ...any) []int64 {
+	ts.t.Helper()
+	rows, err := ts.store.read.QueryContext(context.Background(), "SELECT id FROM "+table+" "+where+" ORDER BY id", args...)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	defer rows.Close()
+	ids := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			ts.t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // TestKeysetPaging: after_id reads the page after a given id on every list
@@ -143,6 +705,385 @@ func TestKeysetPaging(t *testing.T) {
 		}
 		if got := ts.call("GET", "/user/?after_id=0", token, nil).expect(200).list(); len(got) != 1 || got[0]["username"] != "pager" {
 			t.Fatalf("users after 0: %v", got)
+		}
+	})
+}
+
+func TestValidationPathIDs(t *testing.T) {
+	t.Parallel()
+	ts, _, tok := valServer(t)
+	emp := valID(ts.call("POST", "/employee/", tok, validEmployee(1)).expect(200).obj())
+	ts.call("POST", fmt.Sprintf("/ticket/%d", emp), tok, validTicket()).expect(200)
+	userBody := validNewUser("pathidsuser", 1)
+	delete(userBody, "password")
+	routes := []struct {
+		method, path, param string // path has %s where the id goes
+		body                any
+	}{
+		{"GET", "/user/%s", "user_id", nil},
+		{"PUT", "/user/%s", "user_id", userBody},
+		{"DELETE", "/user/%s", "user_id", nil},
+		{"PATCH", "/user/%s/contacts", "user_id", valPick(userBody, "first_name", "last_name", "phone", "email")},
+		{"PATCH", "/user/%s/password", "user_id", map[string]any{"password": testPassword}},
+		{"PATCH", "/user/%s/username", "user_id", map[string]any{"username": "pathidsuser"}},
+		{"PATCH", "/user/%s/role", "user_id", map[string]any{"role": []string{"support"}}},
+		{"PATCH", "/user/%s/disabled", "user_id", map[string]any{"disabled": true}},
+		{"PATCH", "/user/%s/login_denied", "user_id", map[string]any{"login_denied": true}},
+		{"GET", "/employee/%s", "employee_id", nil},
+		{"PUT", "/employee/%s", "employee_id", validEmployee(2)},
+		{"DELETE", "/employee/%s", "employee_id", nil},
+		{"POST", "/ticket/%s", "employee_id", validTicket()},
+		{"GET", "/ticket/%s", "ticket_id", nil},
+		{"PUT", "/ticket/%s", "ticket_id", validTicket()},
+		{"DELETE", "/ticket/%s", "ticket_id", nil},
+	}
+	stored := valSnapshot
+	for _, r := range routes {
+		for _, id := range []string{"abc", "1.5", "99999999999999999999", "-99999999999999999999", "1e3", "0x1A", "%201", "1%20"} {
+			t.Run(r.method+" "+fmt.Sprintf(r.path, id)+" → 422 int_parsing", func(t *testing.T) {
+				ts := valFor(ts, t)
+				before := stored(ts)
+				p := valOneProblem(t, ts.call(r.method, fmt.Sprintf(r.path, id), tok, r.body), "int_parsing", "path", r.param)
+				if unescaped, _ := url.PathUnescape(id); p.Input != unescaped {
+					t.Errorf("input %v, want %q", p.Input, unescaped)
+				}
+				if after := stored(ts); after != before {
+					t.Errorf("a refused request changed what is stored")
+				}
+			})
+		}
+	}
+
+	t.Run("a path problem and body problems are reported together", func(t *testing.T) {
+		cases := []struct {
+			name, method, path string
+			body               any
+			want               []valWant
+		}{
+			{"PUT /user/abc with an empty object", "PUT", "/user/abc", map[string]any{}, []valWant{
+				{"int_parsing", []any{"path", "user_id"}}, {"missing", []any{"body", "username"}},
+				{"missing", []any{"body", "first_name"}}, {"missing", []any{"body", "last_name"}},
+				{"missing", []any{"body", "phone"}}, {"missing", []any{"body", "email"}}, {"missing", []any{"body", "role"}}}},
+			{"PATCH /user/1.5/password with a weak password", "PATCH", "/user/1.5/password", map[string]any{"password": "weak"},
+				[]valWant{{"int_parsing", []any{"path", "user_id"}}, {short, []any{"body", "password"}}}},
+			{"PUT /ticket/x with a bad title", "PUT", "/ticket/x", map[string]any{"title": "bad.title", "description": "Fine description", "status": "New"},
+				[]valWant{{"int_parsing", []any{"path", "ticket_id"}}, {mismatch, []any{"body", "title"}}}},
+			{"POST /ticket/abc with malformed JSON", "POST", "/ticket/abc", `{"title":`,
+				[]valWant{{"int_parsing", []any{"path", "employee_id"}}, {"json_invalid", []any{"body", float64(0)}}}},
+			{"PUT /employee/99999999999999999999 with no body", "PUT", "/employee/99999999999999999999", "",
+				[]valWant{{"int_parsing", []any{"path", "employee_id"}}, {"missing", []any{"body"}}}},
+			{"PATCH /user/abc/role with a string role", "PATCH", "/user/abc/role", map[string]any{"role": "admin"},
+				[]valWant{{"int_parsing", []any{"path", "user_id"}}, {"list_type", []any{"body", "role"}}}},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				ts := valFor(ts, t)
+				valProblems(t, ts.call(c.method, c.path, tok, c.body), c.want...)
+			})
+		}
+	})
+}
+
+func TestValidationNotFound(t *testing.T) {
+	t.Parallel()
+	ts, _, tok := valServer(t)
+	known := ts.addUser("knownuser", "support")
+	emp := valID(ts.call("POST", "/employee/", tok, validEmployee(1)).expect(200).obj())
+	ticket := valID(ts.call("POST", fmt.Sprintf("/ticket/%d", emp), tok, validTicket()).expect(200).obj())
+	userBody := validNewUser("ghostuser", 1)
+	delete(userBody, "password")
+	const (
+		noUser     = "User not found"
+		noEmployee = "Employee not found"
+		noTicket   = "Ticket not found"
+	)
+	cases := []struct {
+		method, path string
+		body         any
+		detail       string
+	}{
+		{"GET", "/user/%s", nil, noUser},
+		{"PUT", "/user/%s", userBody, noUser},
+		{"DELETE", "/user/%s", nil, noUser},
+		{"PATCH", "/user/%s/contacts", valPick(userBody, "first_name", "last_name", "phone", "email"), noUser},
+		{"PATCH", "/user/%s/password", map[string]any{"password": testPassword}, noUser},
+		{"PATCH", "/user/%s/username", map[string]any{"username": "ghostuser"}, noUser},
+		{"PATCH", "/user/%s/role", map[string]any{"role": []string{"support"}}, noUser},
+		{"PATCH", "/user/%s/role", map[string]any{"role": []string{"root"}}, noUser}, // User not found before Unknown role
+		{"PUT", "/user/%s", map[string]any{"username": "ghostuser", "first_name": "Gh", "last_name": "Ost",
+			"phone": "+490000000001", "email": "ghost@example.com", "role": []string{"root"}}, noUser},
+		{"PATCH", "/user/%s/disabled", map[string]any{"disabled": true}, noUser},
+		{"PATCH", "/user/%s/login_denied", map[string]any{"login_denied": true}, noUser},
+		{"GET", "/employee/%s", nil, noEmployee},
+		{"PUT", "/employee/%s", validEmployee(2), noEmployee},
+		{"DELETE", "/employee/%s", nil, noEmployee},
+		{"POST", "/ticket/%s", validTicket(), noEmployee},
+		{"GET", "/ticket/%s", nil, noTicket},
+		{"PUT", "/ticket/%s", validTicket(), noTicket},
+		{"DELETE", "/ticket/%s", nil, noTicket},
+	}
+	stored := valSnapshot
+	for _, c := range cases {
+		for _, id := range []string{"999999", "0", "-1", "9223372036854775807"} {
+			t.Run(fmt.Sprintf(c.method+" "+c.path, id)+" → 404", func(t *testing.T) {
+				ts := valFor(ts, t)
+				before := stored(ts)
+				valExact(t, ts.call(c.method, fmt.Sprintf(c.path, id), tok, c.body), 404, map[string]any{"detail": c.detail})
+				if stored(ts) != before {
+					t.Errorf("a 404 request wrote something")
+				}
+			})
+		}
+	}
+
+	t.Run("lookups: found, not found, never validated", func(t *testing.T) {
+		lookups := []struct {
+			path  string
+			found bool
+		}{
+			{"/user/username/knownuser", true},
+			{"/user/username/nobodyhere", false},
+			{"/user/username/ab", false},          // too short for a username: still just 404
+			{"/user/username/M%C3%BCller", false}, // not ASCII: still 404
+			{"/user/username/KNOWNUSER", false},   // usernames are exact
+			{"/user/phone/" + known.Phone, true},
+			{"/user/phone/%2B" + strings.TrimPrefix(known.Phone, "+"), true},
+			{"/user/phone/+19999999999", false},
+			{"/user/phone/123", false},
+			{"/user/email/knownuser@example.com", true},
+			{"/user/email/KnownUser@EXAMPLE.com", true}, // the store compares emails without case
+			{"/user/email/nobody@example.com", false},
+			{"/user/email/not-an-email", false},
+		}
+		for _, l := range lookups {
+			t.Run(l.path, func(t *testing.T) {
+				ts := valFor(ts, t)
+				res := ts.call("GET", l.path, tok, nil)
+				if !l.found {
+					valExact(t, res, 404, map[string]any{"detail": noUser})
+					return
+				}
+				obj := res.expect(200).obj()
+				valUserObject(t, obj)
+				if valID(obj) != known.ID {
+					t.Errorf("found user %v, want %d", obj["id"], known.ID)
+				}
+			})
+		}
+	})
+
+	t.Run("unknown role → 404 Unknown role, nothing written", func(t *testing.T) {
+		ts := valFor(ts, t)
+		for _, roles := range [][]string{{"root"}, {"admin", "root"}, {"Admin"}, {""}} {
+			body := validNewUser("rolelessuser", 5)
+			body["role"] = roles
+			before := valCount(ts, "users")
+			valExact(t, ts.call("POST", "/user/", tok, body), 404, map[string]any{"detail": "Unknown role"})
+			if valCount(ts, "users") != before {
+				t.Errorf("role %v: a user was written", roles)
+			}
+		}
+		path := fmt.Sprintf("/user/%d", known.ID)
+		before := string(ts.call("GET", path, tok, nil).expect(200).body)
+		valExact(t, ts.call("PATCH", path+"/role", tok, map[string]any{"role": []string{"superuser"}}), 404,
+			map[string]any{"detail": "Unknown role"})
+		body := valPick(ts.call("GET", path, tok, nil).obj(), valUserInput...)
+		body["role"] = []string{"support", "root"}
+		valExact(t, ts.call("PUT", path, tok, body), 404, map[string]any{"detail": "Unknown role"})
+		if after := string(ts.call("GET", path, tok, nil).expect(200).body); after != before {
+			t.Errorf("an unknown role changed the user: %s → %s", before, after)
+		}
+	})
+
+	t.Run("existing records are found", func(t *testing.T) {
+		ts := valFor(ts, t)
+		ts.call("GET", fmt.Sprintf("/user/%d", known.ID), tok, nil).expect(200)
+		ts.call("GET", fmt.Sprintf("/employee/%d", emp), tok, nil).expect(200)
+		ts.call("GET", fmt.Sprintf("/ticket/%d", ticket), tok, nil).expect(200)
+	})
+}
+
+func TestValidationBodyTooLarge(t *testing.T) {
+	t.Parallel()
+	ts, _, tok := valServer(t)
+	emp := valID(ts.call("POST", "/employee/", tok, validEmployee(1)).expect(200).obj())
+	tooLarge := map[string]any{"detail": "Request body too large"}
+	padded := func(body map[string]any, size int) string {
+		data, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data) + valRep(" ", size-len(data))
+	}
+
+	t.Run("exactly 1 MiB is accepted", func(t *testing.T) {
+		ts := valFor(ts, t)
+		ts.call("POST", "/employee/", tok, padded(validEmployee(2), 1<<20)).expect(200)
+	})
+	t.Run("1 MiB and one byte → 413", func(t *testing.T) {
+		ts := valFor(ts, t)
+		before := valCount(ts, "employees")
+		valExact(t, ts.call("POST", "/employee/", tok, padded(validEmployee(3), 1<<20+1)), 413, tooLarge)
+		if valCount(ts, "employees") != before {
+			t.Errorf("an employee was written")
+		}
+	})
+	t.Run("a 2 MiB field → 413 on JSON routes", func(t *testing.T) {
+		ts := valFor(ts, t)
+		for _, r := range []struct {
+			method, path string
+			body         map[string]any
+		}{
+			{"POST", "/user/", validNewUser("hugeuser", 4)},
+			{"POST", "/employee/", validEmployee(4)},
+			{"PUT", fmt.Sprintf("/employee/%d", emp), validEmployee(5)},
+			{"POST", fmt.Sprintf("/ticket/%d", emp), validTicket()},
+		} {
+			r.body["padding"] = valRep("a", 2<<20)
+			before := valSnapshot(ts)
+			valExact(t, ts.call(r.method, r.path, tok, r.body), 413, tooLarge)
+			if after := valSnapshot(ts); after != before {
+				t.Errorf("%s %s: a too-large body changed what is stored", r.method, r.path)
+			}
+		}
+	})
+	t.Run("POST /token form over 1 MiB → 413", func(t *testing.T) {
+		ts := valFor(ts, t)
+		res := ts.form("/token", url.Values{"username": {"valadmin"}, "password": {testPassword}, "padding": {valRep("a", 1<<20)}})
+		valExact(t, res, 413, tooLarge)
+	})
+	t.Run("POST /token multipart form over 1 MiB → 413", func(t *testing.T) {
+		ts := valFor(ts, t)
+		var b strings.Builder
+		mw := multipart.NewWriter(&b)
+		mw.WriteField("username", "valadmin")
+		mw.WriteField("password", testPassword)
+		mw.WriteField("padding", valRep("a", 1<<20))
+		mw.Close()
+		req, err := http.NewRequest("POST", ts.srv.URL+ts.cfg.RootPath+"/token", strings.NewReader(b.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		valExact(t, ts.send(req), 413, tooLarge)
+	})
+}
+
+func TestRBACManagerCannotLockOutAdmin(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ts.addUser("firstadmin", "admin")
+	admin := ts.addUser("bossman", "admin")
+	mixed := ts.addUser("hybrid", "admin", "support")
+	plain := ts.addUser("plain", "support")
+	_, managerToken := ts.userWithToken("chief", "manager")
+
+	for _, target := range []*User{admin, mixed} {
+		for _, field := range []string{"disabled", "login_denied"} {
+			t.Run(fmt.Sprintf("manager cannot set %s on %s", field, target.Username), func(t *testing.T) {
+				before := rbacSnapshot(t, ts.store)
+				rbacRefused(t, rbacOn(ts, t).call("PATCH", fmt.Sprintf("/user/%d/%s", target.ID, field), managerToken,
+					map[string]any{field: true}))
+				rbacUnchanged(t, before, rbacSnapshot(t, ts.store))
+			})
+		}
+	}
+	t.Run("manager may still disable a user without admin", func(t *testing.T) {
+		u := rbacOn(ts, t).call("PATCH", fmt.Sprintf("/user/%d/disabled", plain.ID), managerToken,
+			map[string]any{"disabled": true}).expect(http.StatusOK).obj()
+		if u["disabled"] != true {
+			t.Fatalf("user %v", u)
+		}
+	})
+}
+
+// A database that fails mid-request is a 500 {"detail":"Internal Server
+// Error"} with nothing of the failure in it, on cached routes too; the log
+// has the cause, with the request id (docs/api.md §1).
+func TestDatabaseFailureIs500(t *testing.T) {
+	ts := newTestServer(t)
+	_, token := ts.userWithToken("dbfail", "admin")
+	e := ts.call("POST", "/employee/", token, validEmployee(8300)).expect(200).obj()
+	path := fmt.Sprintf("/employee/%v", e["id"])
+	ts.call("GET", path, token, nil).expect(200) // warm the caches
+	ts.call("GET", "/me", token, nil).expect(200)
+	if err := ts.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range []string{"/me", path, "/employee/", "/ticket/"} {
+		id := fmt.Sprintf("dbfail-%d", i)
+		res := ts.call("GET", p, token, nil, "X-Request-ID", id).expect(500)
+		if body := strings.TrimSpace(string(res.body)); body != `{"detail":"Internal Server Error"}` {
+			t.Errorf("GET %s after the database closed: %s", p, body)
+		}
+		if log := ts.log.String(); !strings.Contains(log, `msg="internal error"`) || !strings.Contains(log, "request_id="+id) {
+			t.Errorf("GET %s: no internal error with request_id=%s in the log:\n%s", p, id, log)
+		}
+	}
+}
+
+// fuzzServer is a server to call in-process, with a manager's token.
+func fuzzServer(f *testing.F) (*testServer, string) {
+	ts := newTestServer(f)
+	_, token := ts.userWithToken("fuzzer", "admin", "manager")
+	return ts, token
+}
+
+// serve runs one request in-process and returns the status.
+func (ts *testServer) serve(r *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	ts.app.ServeHTTP(rec, r)
+	return rec
+}
+
+func FuzzJSONBody(f *testing.F) {
+	ts, token := fuzzServer(f)
+	seeds := []string{
+		`{"first_name":"Jürgen","last_name":"Müller","nick_name":"Jue","phone":"+380504430000","email":"j@example.com","birthday":"1990-02-28","country":"Germany","city":"München","address":"Khreschatyk St, 14, UA 01001"}`,
+		`{"title":"Network problem","description":"Cannot reach it.","status":"New"}`,
+		`{"username":"abcde","role":["admin","admin"],"disabled":true,"password":"Passw0rd!"}`,
+		`{"birthday":"1990-02-30","phone":12,"role":"admin","disabled":"yes"}`,
+		`[]`, `"x"`, `3`, `null`, `{`, `{"a":1}{"b":2}`, "{\"first_name\":\"\xff\xfe\"}", `{"role":[1,null,{}]}`,
+		`{"first_name":"` + strings.Repeat("é", 40) + `"}`, `{"id":1e400}`,
+	}
+	routes := []string{"POST /api/v1/employee/", "PUT /api/v1/employee/1", "POST /api/v1/ticket/1",
+		"PUT /api/v1/ticket/1", "POST /api/v1/user/", "PUT /api/v1/user/1", "PATCH /api/v1/user/1/role",
+		"PATCH /api/v1/user/1/contacts", "PATCH /api/v1/user/1/disabled", "PATCH /api/v1/user/password"}
+	for i, s := range seeds {
+		f.Add(uint8(i), []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
+		method, path, _ := strings.Cut(routes[int(route)%len(routes)], " ")
+		if path == "/api/v1/user/password" || path == "/api/v1/user/1/disabled" || path == "/api/v1/user/1/role" {
+			// Keep the fuzzing user able to log in: change someone else.
+			path = strings.Replace(path, "/password", "/2/contacts", 1)
+		}
+		r := httptest.NewRequest(method, path, strings.NewReader(string(body)))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", "Bearer "+token)
+		rec := ts.serve(r)
+		if rec.Code >= 500 {
+			t.Fatalf("%s %s with %q: %d %s", method, path, body, rec.Code, rec.Body)
+		}
+	})
+}
+
+func FuzzTokenForm(f *testing.F) {
+	ts, _ := fuzzServer(f)
+	f.Add("application/x-www-form-urlencoded", "username=fuzzer&password=Passw0rd!")
+	f.Add("application/x-www-form-urlencoded", "username=fuzzer&password=x&grant_type=client_credentials")
+	f.Add("application/x-www-form-urlencoded", "username=%ff%fe&password=%00&scope=scope_example+x")
+	f.Add("multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nfuzzer\r\n--X--\r\n")
+	f.Add("multipart/form-data", "garbage")
+	f.Add("text/plain", "username=fuzzer")
+	f.Add("", "&&&===;;")
+	f.Fuzz(func(t *testing.T, contentType, body string) {
+		r := httptest.NewRequest("POST", "/api/v1/token", strings.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		r.RemoteAddr = "192.0.2.1:1234" // a throttled answer is fine: it is a 429, not a 5xx
+		rec := ts.serve(r)
+		if rec.Code >= 500 {
+			t.Fatalf("content type %q body %q: %d %s", contentType, body, rec.Code, rec.Body)
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -44,6 +45,10 @@ func testConfig(t testing.TB) *Config {
 	}
 	return cfg
 }
+
+// testHashPrefix is how a hash made with the test config's argon2id
+// parameters starts.
+const testHashPrefix = "$argon2id$v=19$m=1024,t=1,p=1$"
 
 // testDatabaseURL, when set, runs the test servers on PostgreSQL instead of
 // SQLite: .ci/run runs the whole suite a second time with it set.
@@ -308,29 +313,6 @@ func (ts *testServer) send(req *http.Request) *response {
 	return &response{t: ts.t, status: res.StatusCode, header: res.Header, body: data}
 }
 
-// observed keeps every answer the end-to-end tests saw, so a test can check
-// them all against the OpenAPI document.
-var observed struct {
-	sync.Mutex
-	answers []observedAnswer
-}
-
-type observedAnswer struct {
-	method, path string
-	status       int
-	contentType  string
-	body         []byte
-}
-
-func observe(req *http.Request, res *http.Response, body []byte) {
-	observed.Lock()
-	defer observed.Unlock()
-	if len(observed.answers) < 20000 {
-		observed.answers = append(observed.answers, observedAnswer{req.Method, req.URL.Path, res.StatusCode,
-			res.Header.Get("Content-Type"), body})
-	}
-}
-
 // copyFixture copies one of the original project's files in testdata/ into a
 // temp dir (tests never write to testdata/) and returns the copy's path.
 func copyFixture(t testing.TB, name string) string {
@@ -389,3 +371,6 @@ func validNewUser(username string, n int) map[string]any {
 }
 
 func pad4(n int) string { return fmt.Sprintf("%04d", n) }
+
+// discardLogger formats log lines as the server does, then drops them.
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -1,10 +1,15 @@
 package main
 
-// rbac_test.go: docs/api.md §2 (authentication: login, the bearer checks and their
-// order) and §3 (role-based access control: every cell of the role table,
-// config overrides, admin lock-out protection), end to end against a real
-// server. Identifiers here start with rbac so they cannot clash with other
-// test files of the package.
+// rbac_test.go: rbac.go: the bearer checks and their order (docs/api.md
+// §2) and role-based access control (§3): routeTable's role column is
+// docs/api.md's table, every cell of the role matrix, the finer order of
+// the scope, disabled and role checks, and config overrides (rbac,
+// raise_error).
+//
+// FuzzBearerToken: whatever the Authorization header holds, the answer is
+// 200, 400 or 401, and 200 only for the real token. Identifiers here start
+// with rbac; the TestRBAC tests of auth_test.go, middleware_test.go,
+// handlers_test.go and store_test.go use the helpers too.
 
 import (
 	"bytes"
@@ -15,10 +20,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -75,7 +79,7 @@ var rbacCallers = []struct {
 	{"manager+support", "mansup", []string{"manager", "support"}},
 }
 
-// ---- small helpers of this file ----
+// ---- small helpers (the TestRBAC tests of other files use them too) ----
 
 // rbacOn is ts reporting to t, so a subtest's failures stop the subtest
 // (the helpers call t.Fatal, which must run on the test's own goroutine).
@@ -193,49 +197,6 @@ func rbacSign(t testing.TB, method jwt.SigningMethod, key any, c jwt.Claims) str
 		t.Fatal(err)
 	}
 	return s
-}
-
-// rbacSegment decodes one base64url segment of a JWT as a JSON object.
-func rbacSegment(t testing.TB, token string, i int) map[string]any {
-	t.Helper()
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		t.Fatalf("token %q has %d parts, want 3", token, len(parts))
-	}
-	data, err := base64.RawURLEncoding.DecodeString(parts[i])
-	if err != nil {
-		t.Fatalf("token segment %d: %v", i, err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatalf("token segment %d: %v: %s", i, err, data)
-	}
-	return m
-}
-
-// rbacRaw sends a request to path (NOT under the root path) without
-// following redirects.
-func rbacRaw(t testing.TB, ts *testServer, method, path, token string) *response {
-	t.Helper()
-	req, err := http.NewRequest(method, ts.srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	client := *ts.srv.Client()
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	res, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &response{t: t, status: res.StatusCode, header: res.Header, body: data}
 }
 
 // rbacPathParam matches a {name} of a route pattern.
@@ -797,171 +758,6 @@ func TestRBACFinerOrder(t *testing.T) {
 	})
 }
 
-// ---- §2: login ----
-
-// rbacLogin posts a login form.
-func rbacLogin(ts *testServer, fields ...string) *response {
-	v := url.Values{}
-	for i := 0; i+1 < len(fields); i += 2 {
-		v.Set(fields[i], fields[i+1])
-	}
-	return ts.form("/token", v)
-}
-
-func rbacHasProblem(problems []fieldError, typ string, loc ...any) bool {
-	for _, p := range problems {
-		if (typ == "" || p.Type == typ) && reflect.DeepEqual(p.Loc, loc) {
-			return true
-		}
-	}
-	return false
-}
-
-func TestRBACLogin(t *testing.T) {
-	t.Parallel()
-	ts := newTestServer(t)
-	_, adminToken := ts.userWithToken("bossman", "admin")
-	ts.addUser("alice", "support")
-
-	t.Run("right credentials give a bearer token, not cached", func(t *testing.T) {
-		before := time.Now().Unix()
-		res := rbacLogin(rbacOn(ts, t), "username", "alice", "password", testPassword).expect(http.StatusOK)
-		after := time.Now().Unix()
-		if got := res.header.Get("Cache-Control"); got != "no-store" {
-			t.Errorf("Cache-Control %q, want no-store", got)
-		}
-		body := res.obj()
-		if len(body) != 2 || body["token_type"] != "bearer" {
-			t.Fatalf("body %s, want exactly access_token and token_type bearer", res.body)
-		}
-		tok, _ := body["access_token"].(string)
-		header, payload := rbacSegment(t, tok, 0), rbacSegment(t, tok, 1)
-		if header["alg"] != "HS256" {
-			t.Errorf("alg %v, want HS256", header["alg"])
-		}
-		if payload["sub"] != "alice" {
-			t.Errorf("sub %v, want alice", payload["sub"])
-		}
-		if scopes, ok := payload["scopes"].([]any); !ok || len(scopes) != 0 {
-			t.Errorf("scopes %#v, want an empty array", payload["scopes"])
-		}
-		iat, ok1 := payload["iat"].(float64)
-		exp, ok2 := payload["exp"].(float64)
-		if !ok1 || !ok2 {
-			t.Fatalf("iat %v, exp %v: want numbers", payload["iat"], payload["exp"])
-		}
-		if int64(iat) < before-1 || int64(iat) > after+1 {
-			t.Errorf("iat %v is not now (%d..%d)", iat, before, after)
-		}
-		if want := float64(ts.cfg.Auth.ExpireMinutes * 60); exp-iat != want {
-			t.Errorf("exp - iat = %v s, want %v s", exp-iat, want)
-		}
-		if ts.cfg.Auth.ExpireMinutes != 60 {
-			t.Errorf("default ACCESS_TOKEN_EXPIRE_MINUTES %d, want 60", ts.cfg.Auth.ExpireMinutes)
-		}
-		// The signature is HS256 with the server's key.
-		if _, err := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"})).Parse(tok,
-			func(*jwt.Token) (any, error) { return []byte(testSecret), nil }); err != nil {
-			t.Errorf("token does not verify with the server key: %v", err)
-		}
-		rbacOn(ts, t).call("GET", "/employee/", tok, nil).expect(http.StatusOK)
-	})
-
-	t.Run("unknown user and wrong password get the same 400", func(t *testing.T) {
-		tt := rbacOn(ts, t)
-		unknown := rbacLogin(tt, "username", "nosuchuser", "password", testPassword)
-		wrong := rbacLogin(tt, "username", "alice", "password", "Wr0ngPass!")
-		rbacError(t, unknown, http.StatusBadRequest, "Incorrect User name or password", "")
-		rbacError(t, wrong, http.StatusBadRequest, "Incorrect User name or password", "")
-		if !bytes.Equal(unknown.body, wrong.body) {
-			t.Fatalf("bodies differ: %s vs %s", unknown.body, wrong.body)
-		}
-	})
-
-	t.Run("login_denied user: right password is User login denied, wrong password the usual answer", func(t *testing.T) {
-		tt := rbacOn(ts, t)
-		u, earlier := tt.userWithToken("deniedone", "support")
-		tt.call("PATCH", fmt.Sprintf("/user/%d/login_denied", u.ID), adminToken,
-			map[string]any{"login_denied": true}).expect(http.StatusOK)
-		rbacError(t, rbacLogin(tt, "username", "deniedone", "password", testPassword),
-			http.StatusBadRequest, "User login denied", "")
-		rbacError(t, rbacLogin(tt, "username", "deniedone", "password", "Wr0ngPass!"),
-			http.StatusBadRequest, "Incorrect User name or password", "")
-		// A token issued before keeps working.
-		tt.call("GET", "/employee/", earlier, nil).expect(http.StatusOK)
-		tt.call("GET", "/status", earlier, nil).expect(http.StatusOK)
-	})
-
-	t.Run("disabled user can log in but is refused on /status", func(t *testing.T) {
-		tt := rbacOn(ts, t)
-		u := tt.addUser("disabledone", "support")
-		rbacUpdate(t, ts, u.ID, func(u *User) { u.Disabled = true })
-		tok := tt.token("disabledone", testPassword)
-		rbacError(t, tt.call("GET", "/status", tok, nil), http.StatusBadRequest, "User disabled", "")
-	})
-
-	t.Run("missing username or password is 422 missing", func(t *testing.T) {
-		tt := rbacOn(ts, t)
-		p := rbacLogin(tt, "password", testPassword).expect(http.StatusUnprocessableEntity).problems()
-		if !rbacHasProblem(p, "missing", "body", "username") {
-			t.Errorf("no username: %+v", p)
-		}
-		p = rbacLogin(tt, "username", "alice").expect(http.StatusUnprocessableEntity).problems()
-		if !rbacHasProblem(p, "missing", "body", "password") {
-			t.Errorf("no password: %+v", p)
-		}
-		p = rbacLogin(tt).expect(http.StatusUnprocessableEntity).problems()
-		if len(p) != 2 || !rbacHasProblem(p, "missing", "body", "username") || !rbacHasProblem(p, "missing", "body", "password") {
-			t.Errorf("empty form: %+v", p)
-		}
-	})
-
-	t.Run("grant_type password is accepted, client_id and client_secret ignored", func(t *testing.T) {
-		rbacLogin(rbacOn(ts, t), "username", "alice", "password", testPassword, "grant_type", "password",
-			"client_id", "someclient", "client_secret", "whatever").expect(http.StatusOK)
-	})
-
-	t.Run("grant_type client_credentials is 422", func(t *testing.T) {
-		p := rbacLogin(rbacOn(ts, t), "username", "alice", "password", testPassword, "grant_type", "client_credentials").
-			expect(http.StatusUnprocessableEntity).problems()
-		if !rbacHasProblem(p, "", "body", "grant_type") {
-			t.Errorf("problems %+v, want one at body.grant_type", p)
-		}
-	})
-
-	t.Run("multipart form login works", func(t *testing.T) {
-		tt := rbacOn(ts, t)
-		var buf bytes.Buffer
-		mw := multipart.NewWriter(&buf)
-		mw.WriteField("username", "alice")
-		mw.WriteField("password", testPassword)
-		mw.Close()
-		req, err := http.NewRequest("POST", ts.srv.URL+ts.cfg.RootPath+"/token", &buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", mw.FormDataContentType())
-		res := tt.send(req).expect(http.StatusOK)
-		if res.obj()["token_type"] != "bearer" {
-			t.Fatalf("body %s", res.body)
-		}
-	})
-
-	t.Run("only declared scopes are granted", func(t *testing.T) {
-		tt := rbacOn(ts, t)
-		res := rbacLogin(tt, "username", "alice", "password", testPassword, "scope", "scope_example other").expect(http.StatusOK)
-		scopes := rbacSegment(t, res.obj()["access_token"].(string), 1)["scopes"]
-		if !reflect.DeepEqual(scopes, []any{"scope_example"}) {
-			t.Errorf("scopes %#v, want [scope_example]", scopes)
-		}
-		res = rbacLogin(tt, "username", "alice", "password", testPassword).expect(http.StatusOK)
-		scopes = rbacSegment(t, res.obj()["access_token"].(string), 1)["scopes"]
-		if !reflect.DeepEqual(scopes, []any{}) {
-			t.Errorf("scopes %#v, want []", scopes)
-		}
-	})
-}
-
 // ---- §2/§8: raise_error and rbac from the config ----
 
 func TestRBACConfigOverrides(t *testing.T) {
@@ -1013,162 +809,29 @@ func TestRBACConfigOverrides(t *testing.T) {
 	})
 }
 
-// ---- §1: 404, 405 and collection paths ----
+// ---- §2: whatever the Authorization header holds ----
 
-func TestRBACNotFoundAndMethodNotAllowed(t *testing.T) {
-	t.Parallel()
-	ts := newTestServer(t)
-	_, token := ts.userWithToken("bossman", "admin")
-	notFound := map[string]string{"detail": "Not Found"}
-
-	for _, p := range []string{"/nothing", "/user/1/nothing", "/ticket/my/extra", "/employee/1/tickets"} {
-		t.Run("unknown route "+p+" is 404 Not Found", func(t *testing.T) {
-			res := rbacOn(ts, t).call("GET", p, token, nil).expect(http.StatusNotFound)
-			rbacJSONBody(t, res, notFound)
-		})
-	}
-	t.Run("a path outside the root path is 404 Not Found", func(t *testing.T) {
-		res := rbacRaw(t, ts, "GET", "/user/", token).expect(http.StatusNotFound)
-		rbacJSONBody(t, res, notFound)
-	})
-
-	wrong := []struct {
-		method, path string
-		allow        []string
-	}{
-		{"DELETE", "/me", []string{"GET"}},
-		{"POST", "/status", []string{"GET"}},
-		{"GET", "/token", []string{"POST"}},
-		{"PATCH", "/employee/", []string{"GET", "POST"}},
-		{"PATCH", "/employee", []string{"GET", "POST"}},
-		{"DELETE", "/user/", []string{"GET", "POST"}},
-		{"PATCH", "/user/1", []string{"GET", "PUT", "DELETE"}},
-		{"POST", "/ticket/my/", []string{"GET"}},
-	}
-	for _, c := range wrong {
-		t.Run(c.method+" "+c.path+" is 405 with Allow", func(t *testing.T) {
-			res := rbacOn(ts, t).call(c.method, c.path, "", nil).expect(http.StatusMethodNotAllowed)
-			rbacJSONBody(t, res, map[string]string{"detail": "Method Not Allowed"})
-			allow := strings.Split(res.header.Get("Allow"), ", ")
-			for _, m := range c.allow {
-				if !slices.Contains(allow, m) {
-					t.Errorf("Allow %q lacks %s", res.header.Get("Allow"), m)
-				}
-			}
-			if slices.Contains(allow, c.method) {
-				t.Errorf("Allow %q lists the refused method %s", res.header.Get("Allow"), c.method)
-			}
-		})
-	}
-
-	for _, p := range []string{"/user", "/user/", "/employee", "/employee/", "/ticket", "/ticket/", "/ticket/my", "/ticket/my/"} {
-		t.Run("GET "+p+" answers 200 without a redirect", func(t *testing.T) {
-			res := rbacRaw(t, ts, "GET", ts.cfg.RootPath+p, token)
-			if res.status != http.StatusOK {
-				t.Fatalf("status %d (Location %q): %s", res.status, res.header.Get("Location"), res.body)
-			}
-			res.list()
-		})
-	}
-	t.Run("POST /employee without the slash creates", func(t *testing.T) {
-		rbacOn(ts, t).call("POST", "/employee", token, validEmployee(7)).expect(http.StatusOK)
-	})
-}
-
-// ---- §3 (beyond): admins cannot be locked out ----
-
-func TestRBACManagerCannotLockOutAdmin(t *testing.T) {
-	t.Parallel()
-	ts := newTestServer(t)
-	ts.addUser("firstadmin", "admin")
-	admin := ts.addUser("bossman", "admin")
-	mixed := ts.addUser("hybrid", "admin", "support")
-	plain := ts.addUser("plain", "support")
-	_, managerToken := ts.userWithToken("chief", "manager")
-
-	for _, target := range []*User{admin, mixed} {
-		for _, field := range []string{"disabled", "login_denied"} {
-			t.Run(fmt.Sprintf("manager cannot set %s on %s", field, target.Username), func(t *testing.T) {
-				before := rbacSnapshot(t, ts.store)
-				rbacRefused(t, rbacOn(ts, t).call("PATCH", fmt.Sprintf("/user/%d/%s", target.ID, field), managerToken,
-					map[string]any{field: true}))
-				rbacUnchanged(t, before, rbacSnapshot(t, ts.store))
-			})
+func FuzzBearerToken(f *testing.F) {
+	ts, token := fuzzServer(f)
+	f.Add("Bearer " + token)
+	f.Add("bearer " + token + "x")
+	f.Add("Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJmdXp6ZXIifQ.")
+	f.Add("Bearer a.b.c")
+	f.Add("Basic Zm9vOmJhcg==")
+	f.Add("Bearer " + strings.Repeat("A", 5000))
+	f.Add("Bearer")
+	f.Fuzz(func(t *testing.T, header string) {
+		r := httptest.NewRequest("GET", "/api/v1/me", nil)
+		r.Header["Authorization"] = []string{header}
+		rec := ts.serve(r)
+		switch rec.Code {
+		case 200, 400, 401:
+		default:
+			t.Fatalf("Authorization %q: %d %s", header, rec.Code, rec.Body)
 		}
-	}
-	t.Run("manager may still disable a user without admin", func(t *testing.T) {
-		u := rbacOn(ts, t).call("PATCH", fmt.Sprintf("/user/%d/disabled", plain.ID), managerToken,
-			map[string]any{"disabled": true}).expect(http.StatusOK).obj()
-		if u["disabled"] != true {
-			t.Fatalf("user %v", u)
+		signed := token[:strings.LastIndex(token, ".")] // header and claims: the part the signature covers
+		if rec.Code == 200 && !strings.Contains(header, signed) {
+			t.Fatalf("Authorization %q was accepted", header)
 		}
 	})
-}
-
-func TestRBACLastActiveAdmin(t *testing.T) {
-	t.Parallel()
-	const lastAdmin = "Cannot remove the last active admin"
-	// Each case runs on its own server holding the admin "soloadmin" (who sends
-	// the request) and, depending on the scenario, a second admin who is not
-	// active.
-	lockouts := []struct {
-		name, method, path string
-		body               func(solo *User) any
-	}{
-		{"delete", "DELETE", "", nil},
-		{"disable", "PATCH", "/disabled", func(*User) any { return map[string]any{"disabled": true} }},
-		{"login-deny", "PATCH", "/login_denied", func(*User) any { return map[string]any{"login_denied": true} }},
-		{"remove the admin role", "PATCH", "/role", func(*User) any { return map[string]any{"role": []string{"manager"}} }},
-		{"empty the roles by PUT", "PUT", "", func(u *User) any { return rbacPutBody(u, "role", []string{}) }},
-		{"disable by PUT", "PUT", "", func(u *User) any { return rbacPutBody(u, "disabled", true) }},
-		{"login-deny by PUT", "PUT", "", func(u *User) any { return rbacPutBody(u, "login_denied", true) }},
-	}
-	scenarios := []struct {
-		name   string
-		second func(*User) // how the second admin is made inactive; nil: no second admin
-	}{
-		{"the only admin", nil},
-		{"with a disabled second admin", func(u *User) { u.Disabled = true }},
-		{"with a login-denied second admin", func(u *User) { u.LoginDenied = true }},
-	}
-	for _, sc := range scenarios {
-		for _, l := range lockouts {
-			t.Run(fmt.Sprintf("%s: cannot %s the last active admin", sc.name, l.name), func(t *testing.T) {
-				t.Parallel()
-				ts := newTestServer(t)
-				solo, soloToken := ts.userWithToken("soloadmin", "admin")
-				if sc.second != nil {
-					second := ts.addUser("second", "admin")
-					rbacUpdate(t, ts, second.ID, sc.second)
-				}
-				var body any
-				if l.body != nil {
-					body = l.body(solo)
-				}
-				before := rbacSnapshot(t, ts.store)
-				rbacError(t, ts.call(l.method, fmt.Sprintf("/user/%d%s", solo.ID, l.path), soloToken, body),
-					http.StatusConflict, lastAdmin, "")
-				rbacUnchanged(t, before, rbacSnapshot(t, ts.store))
-			})
-		}
-	}
-
-	t.Run("with a second active admin one may be demoted, then the other is the last", func(t *testing.T) {
-		t.Parallel()
-		ts := newTestServer(t)
-		solo, soloToken := ts.userWithToken("soloadmin", "admin")
-		second, secondToken := ts.userWithToken("second", "admin")
-		ts.call("PATCH", fmt.Sprintf("/user/%d/role", solo.ID), soloToken,
-			map[string]any{"role": []string{"manager"}}).expect(http.StatusOK)
-		rbacError(t, ts.call("DELETE", fmt.Sprintf("/user/%d", second.ID), secondToken, nil),
-			http.StatusConflict, lastAdmin, "")
-	})
-}
-
-// rbacPutBody is a PUT /user/{id} body that keeps u as it is but for one field.
-func rbacPutBody(u *User, field string, value any) map[string]any {
-	b := map[string]any{"username": u.Username, "first_name": u.FirstName, "last_name": u.LastName,
-		"phone": u.Phone, "email": u.Email, "role": u.Role}
-	b[field] = value
-	return b
 }

@@ -1,36 +1,31 @@
 package main
 
-// openapi_test.go: keeps openapi.json (docs/api.md §7) true to the code.
+// docs_test.go: keeps openapi.json (docs/api.md §7), which docs.go serves,
+// true to the code.
 //
 //   - TestOpenAPIRoutesMatchMux: the routes the server registers and the
 //     operations the document lists are the same set, path and method.
-//   - TestMain: once every test has run, each answer the end-to-end tests
-//     observed (helpers_test.go's observe) must be documented for its
-//     operation and status code, and its body must validate against the
-//     documented schema (JSON Schema 2020-12, github.com/santhosh-tekuri/jsonschema).
 //   - TestOpenAPIConstraintsMatchServer: boundary requests generated from the
 //     document's request schemas and parameters; the server accepts or
 //     refuses each exactly as the document does.
 //   - TestOpenAPIPatternsMatchModels: the document's patterns are models.go's.
 //   - TestOpenAPIServedDocument, TestOpenAPIDocsPage: what GET /openapi.json
 //     and the Swagger UI page serve.
+//
+// Every answer the other tests observe is held to the document too: see
+// TestMain in main_test.go.
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"maps"
-	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -498,176 +493,6 @@ func TestOpenAPIRoutesMatchMux(t *testing.T) {
 			t.Errorf("the document has %d operations, want %d (the role table plus the authentication routes)", len(ops), want)
 		}
 	})
-}
-
-// ---- observed answers (run from TestMain) ----
-
-// oaUndocumentedStatus are statuses an observed answer may have although its
-// operation does not list them; their bodies must still be HTTPError.
-var oaUndocumentedStatus = map[int]string{
-	403: "the config's raise_error can map a failure to 403 (docs/api.md §2, §8; TestRBACConfigOverrides does); the document lists the defaults",
-	500: "Internal Server Error can answer any route (docs/api.md §1); it is not listed per operation",
-}
-
-// oaRouteApp builds an app (the built-in config, a throwaway database) only
-// to ask its mux which route a request reaches.
-func oaRouteApp() (*app, func(), error) {
-	cfg := &Config{}
-	if err := json.Unmarshal(defaultConfigJSON, cfg); err != nil {
-		return nil, nil, err
-	}
-	dir, err := os.MkdirTemp("", "ticketapi-openapi-")
-	if err != nil {
-		return nil, nil, err
-	}
-	cleanup := func() { os.RemoveAll(dir) }
-	cfg.DatabaseURL = filepath.Join(dir, "routes.db")
-	cfg.Auth.SecretKey = testSecret
-	if err := cfg.check(); err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	logger := slog.New(slog.DiscardHandler)
-	store, err := openStore(context.Background(), cfg.databasePath(), logger)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	a, err := newApp(cfg, store, logger)
-	if err != nil {
-		store.Close()
-		cleanup()
-		return nil, nil, err
-	}
-	return a, func() { store.Close(); cleanup() }, nil
-}
-
-// oaCheckObserved checks every observed answer of an API operation against
-// the document. It returns one line per kind of mismatch (with one example
-// and a count) and how many answers it checked.
-func oaCheckObserved(answers []observedAnswer) (mismatches []string, checked int, err error) {
-	doc, err := oaParse()
-	if err != nil {
-		return nil, 0, err
-	}
-	v, err := oaNewValidator(false)
-	if err != nil {
-		return nil, 0, err
-	}
-	a, cleanup, err := oaRouteApp()
-	if err != nil {
-		return nil, 0, err
-	}
-	defer cleanup()
-	ix := oaNewIndex(doc, a.cfg.RootPath)
-
-	type group struct {
-		example string
-		count   int
-	}
-	groups := map[string]*group{}
-	report := func(kind, example string) {
-		g, ok := groups[kind]
-		if !ok {
-			g = &group{example: example}
-			groups[kind] = g
-		}
-		g.count++
-	}
-	for _, ans := range answers {
-		req := &http.Request{Method: ans.method, URL: &url.URL{Path: ans.path}, Host: "127.0.0.1", Header: http.Header{}}
-		_, pattern := a.mux.Handler(req)
-		op, ok := ix.forPattern(pattern)
-		if !ok {
-			continue // no API operation: 404, 405, a redirect, the docs, the health checks
-		}
-		checked++
-		kind, example, err := oaCheckAnswer(doc, v, op, ans)
-		if err != nil {
-			return nil, checked, err
-		}
-		if kind != "" {
-			report(kind, example)
-		}
-	}
-	for _, kind := range slices.Sorted(maps.Keys(groups)) {
-		g := groups[kind]
-		mismatches = append(mismatches, fmt.Sprintf("%s (%d answers), e.g.\n      %s", kind, g.count, g.example))
-	}
-	return mismatches, checked, nil
-}
-
-// oaCheckAnswer holds one answer of op to the document. kind names the
-// mismatch ("" when the answer is as documented), example shows it.
-func oaCheckAnswer(doc map[string]any, v *oaValidator, op oaOperation, ans observedAnswer) (kind, example string, err error) {
-	body := string(ans.body)
-	if len(body) > 400 {
-		body = body[:400] + "..."
-	}
-	where := fmt.Sprintf("%s %s answered %d: %s", ans.method, ans.path, ans.status, strings.TrimSpace(body))
-	schemaPtr := "/components/schemas/HTTPError"
-	resp, ptr, documented := oaResponse(doc, op, ans.status)
-	if !documented {
-		if _, allowed := oaUndocumentedStatus[ans.status]; !allowed {
-			return fmt.Sprintf("%s: status %d is not documented", op, ans.status), where, nil
-		}
-	} else {
-		content, _ := resp["content"].(map[string]any)
-		if _, ok := content["application/json"]; !ok {
-			if len(content) == 0 && len(ans.body) == 0 {
-				return "", "", nil
-			}
-			return fmt.Sprintf("%s: status %d documents no application/json body", op, ans.status), where, nil
-		}
-		schemaPtr = ptr + "/content/application~1json/schema"
-	}
-	if ans.method == http.MethodHead {
-		return "", "", nil // no body to check
-	}
-	if mt, _, _ := mime.ParseMediaType(ans.contentType); mt != "application/json" {
-		return fmt.Sprintf("%s: status %d has Content-Type %q", op, ans.status, ans.contentType), where, nil
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(ans.body))
-	if err != nil {
-		return fmt.Sprintf("%s: status %d body is not JSON", op, ans.status), where, nil
-	}
-	verr, err := v.validate(schemaPtr, inst)
-	if err != nil {
-		return "", "", err
-	}
-	if verr != nil {
-		msg := strings.ReplaceAll(verr.Error(), "\n", " ")
-		return fmt.Sprintf("%s: status %d body does not match #%s", op, ans.status, schemaPtr), where + "\n      " + msg, nil
-	}
-	return "", "", nil
-}
-
-// TestMain runs the tests, then holds every answer they observed to the
-// document: an undocumented status or a body that does not match its
-// schema fails the run.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
-		os.Exit(code) // a fuzzing worker process: the coordinator reports
-	}
-	observed.Lock()
-	answers := slices.Clone(observed.answers)
-	observed.Unlock()
-	mismatches, checked, err := oaCheckObserved(answers)
-	switch {
-	case err != nil:
-		fmt.Printf("--- FAIL: TestMain: checking observed answers against openapi.json: %v\n", err)
-		code = 1
-	case len(mismatches) > 0:
-		fmt.Printf("--- FAIL: TestMain: %d kinds of observed answers do not match openapi.json:\n", len(mismatches))
-		for _, m := range mismatches {
-			fmt.Printf("    %s\n", m)
-		}
-		code = 1
-	case testing.Verbose():
-		fmt.Printf("openapi: %d observed answers of API operations match openapi.json (%d answers in all)\n", checked, len(answers))
-	}
-	os.Exit(code)
 }
 
 // ---- constraints: generated boundary requests ----

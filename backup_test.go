@@ -1,20 +1,25 @@
 package main
 
-// copy_test.go: `ticketapi copy` moves a SQLite database — the
-// original's or ticketapi's — into an empty PostgreSQL database with every
-// row intact: the same ids, timestamps, password hashes, roles, booleans
-// and NULLs, so the same users log in and the API answers the same. These
-// tests need PostgreSQL (TICKETAPI_TEST_DATABASE_URL) and skip without it.
+// backup_test.go: backup.go: `ticketapi backup` writes a private copy of a
+// SQLite database (a PostgreSQL one is pointed to pg_dump), and
+// `ticketapi copy` moves a SQLite database — the original's or ticketapi's
+// — into an empty PostgreSQL database with every row intact: the same ids,
+// timestamps, password hashes, roles, booleans and NULLs, so the same
+// users log in and the API answers the same. The copy tests need
+// PostgreSQL (TICKETAPI_TEST_DATABASE_URL) and skip without it.
 
 import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -415,6 +420,59 @@ func TestCopyCommand(t *testing.T) {
 			if err == nil || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "n0t-the-Password") {
 				t.Errorf("%v: err = %v", args, err)
 			}
+		}
+	})
+}
+
+func TestBackupCommand(t *testing.T) {
+	dir := t.TempDir()
+	db := copyFixture(t, "original.db")
+	var out, errOut bytes.Buffer
+	dest := filepath.Join(dir, "copy.db")
+	if err := run([]string{"backup", "-db", db, dest}, strings.NewReader(""), &out, &errOut); err != nil {
+		t.Fatalf("backup: %v (%s)", err, errOut.String())
+	}
+	t.Run("a PostgreSQL database is pointed to pg_dump, its password not shown", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		pgDest := filepath.Join(dir, "pg.db")
+		err := run([]string{"backup", "-db", "postgres://ticketapi:s3cret-pw@db.internal/ticketapi", pgDest},
+			strings.NewReader(""), &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), "pg_dump") || strings.Contains(err.Error()+errOut.String(), "s3cret-pw") {
+			t.Fatalf("backup of a PostgreSQL URL: %v (%s), want a pointer to pg_dump without the password", err, errOut.String())
+		}
+		if _, err := os.Stat(pgDest); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("backup of a PostgreSQL URL left %s behind: %v", pgDest, err)
+		}
+	})
+	t.Run("the copy is private and holds every row", func(t *testing.T) {
+		info, err := os.Stat(dest)
+		if err != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("copy mode: %v %v", info, err)
+		}
+		copyDB, err := sql.Open("sqlite", "file:"+dest+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer copyDB.Close()
+		var users, tickets int
+		copyDB.QueryRow("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM tickets)").Scan(&users, &tickets)
+		if users != 5 || tickets != 3 {
+			t.Fatalf("copy has %d users and %d tickets, want 5 and 3", users, tickets)
+		}
+	})
+	t.Run("an existing destination is not overwritten", func(t *testing.T) {
+		if err := run([]string{"backup", "-db", db, dest}, strings.NewReader(""), &out, &errOut); err == nil {
+			t.Fatal("backup overwrote an existing file")
+		}
+	})
+	t.Run("a missing database is an error, not a new empty backup", func(t *testing.T) {
+		missing := filepath.Join(dir, "nope.db")
+		err := run([]string{"backup", "-db", missing, filepath.Join(dir, "x.db")}, strings.NewReader(""), &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), missing) {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := os.Stat(missing); err == nil {
+			t.Fatal("backup created the database it was asked to copy")
 		}
 	})
 }
