@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Load harness of ticketapi (issue 6). Run from the repository root:
+# Load harness of ticketapi. Run from the repository root:
 #
-#   bash bench/run.sh                 # the throughput table (about 4 minutes)
+#   bash bench/run.sh                 # everything but the data growth (about 16 minutes)
+#   MIXED=only bash bench/run.sh      # only the mixed workload, the uncached list
+#                                     # and PocketBase side by side (about 10 minutes)
+#   PEER=0 bash bench/run.sh          # without PocketBase (no Go 1.27 needed)
 #   SCALE=1 bash bench/run.sh         # that, then "flat cost as data grows" (8 min)
 #   SCALE=only bash bench/run.sh      # only the data-growth part
 #   QUICK=1 bash bench/run.sh         # 3-second runs: a smoke test
@@ -9,8 +12,9 @@
 #                                     # the same on PostgreSQL (any of the above)
 #
 # It installs wrk and sqlite3 (Debian packages) when missing, builds the
-# server, a bare net/http "ceiling" server (bench/ceiling) and a hash-rate
-# probe (bench/hashrate), starts each server on a free
+# server, a bare net/http "ceiling" server (bench/ceiling), a hash-rate
+# probe (bench/hashrate) and PocketBase (bench/peers/pocketbase, its own
+# module), starts each server on a free
 # loopback port with a fresh database, seeds data with sqlite3, measures
 # with wrk for a fixed time at 16 and 64 connections, and prints one table
 # row per measurement: requests/s, p50/p99 latency, errors (answers of 400
@@ -18,22 +22,48 @@
 # measurement, read figures as a ratio to the ceiling measured just
 # before and just after each of them, and logins as a ratio to the hash
 # capacity measured the same way.
-# Then it checks the targets of issue 6. The report goes to stdout and to
-# $OUT; progress goes to stderr.
+# The parts:
+#   throughput   GET /me, one employee, 100 employees (the answer cache
+#                helps: nothing changes), ticket creation, logins, a login
+#                burst, all against the ceiling or the hash capacity
+#   mixed        the mixed workload (bench/mixed.lua: random employees,
+#                90% GET /employee/{id}, 10% POST /ticket/{id}, so the data
+#                grows), the uncached list (bench/pages.lua: 100 employees
+#                with 5 tickets each, a different page every request), and
+#                PocketBase beside ticketapi: the same operations on the
+#                same data, ticketapi ÷ PocketBase side by side; a CPU
+#                profile of ticketapi during the mixed workload
+#   scale        flat cost as data grows (SCALE)
+# Then it checks the targets (every one is listed; those of a part not run
+# say so). The report goes to stdout and to $OUT; progress goes to stderr.
 #
 # Settings (environment):
 #   DURATION=10s        length of each measurement
-#   QUICK=1             DURATION=3s, shorter login runs, a burst of 50
+#   QUICK=1             DURATION=3s, shorter login and mixed runs, a burst of 50
 #   WARMUP=2s           an unrecorded wrk run before each route's measurements;
 #   FIRST_WARMUP=5s     longer for the first route after a start, so that the
 #                       memory of the startup's password hashes is returned
+#   MIXED=1|0|only      the mixed part: yes (default) / no / only it
+#   PEER=1|0            PocketBase in the mixed part: yes (default) / no
+#   MIXED_DURATION=20s  each mixed-workload run
+#   MIXED_WRITES=10     the mixed workload's share of writes, percent
+#   LIST_EMPLOYEES=20000  the uncached list's employees (5 tickets each): the
+#                       pages asked for in one run are all different while
+#                       a run asks for fewer than LIST_EMPLOYEES - 99
+#   PROFILE=1           a CPU profile of ticketapi (go tool pprof, -seconds
+#   PROFILE_SECONDS=10  PROFILE_SECONDS) during an extra, unrecorded mixed run
+#                       with 16 connections; its top 25 (flat and cumulative)
+#                       go into the report; 0: none
+#   PB_GOTOOLCHAIN      the Go toolchain that builds PocketBase (it needs Go
+#                       1.27): the local go when it is 1.27 or newer, else
+#                       go1.27.3 (fetched through the module proxy)
 #   SCALE=0|1|only      the data-growth part: no (default) / also / only it
 #   OUT=bench/last-run.md
 #   THREADS=2           wrk threads
 #   LOGIN_DURATION=20s  the 16- and 64-connection login runs (wrk)
 #   LOGIN_C200_DURATION=30s   the 200-connection login run (wrk)
 #   BURST=200           concurrent logins fired at once with curl
-#   HASHRATE_DURATION=5s  each hash-capacity probe (four of them)
+#   HASHRATE_DURATION=5s  each hash-capacity probe
 #   SCALE_TICKETS=1000000 SCALE_EMPLOYEES=10000 SMALL_TICKETS=1000
 #   REF=<git ref>       build the server from that commit instead of the
 #                       working tree (e.g. REF=HEAD~3 to compare before/after)
@@ -44,7 +74,8 @@
 #                       the role needs CREATE on the database. The report
 #                       then goes to bench/last-run-postgres.md by default,
 #                       and its peak RSS is ticketapi's alone (PostgreSQL's
-#                       memory is not counted).
+#                       memory is not counted). PocketBase stays on its own
+#                       SQLite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -59,6 +90,8 @@ if [ "$QUICK" = 1 ]; then
   HASHRATE_DURATION=${HASHRATE_DURATION:-2s}
   WARMUP=${WARMUP:-1s}
   FIRST_WARMUP=${FIRST_WARMUP:-3s}
+  MIXED_DURATION=${MIXED_DURATION:-3s}
+  PROFILE_SECONDS=${PROFILE_SECONDS:-3}
 fi
 WARMUP=${WARMUP:-2s}
 FIRST_WARMUP=${FIRST_WARMUP:-5s}
@@ -71,6 +104,23 @@ LOGIN_C200_DURATION=${LOGIN_C200_DURATION:-30s}
 BURST=${BURST:-200}
 HASHRATE_DURATION=${HASHRATE_DURATION:-5s}
 SCALE=${SCALE:-0}
+MIXED=${MIXED:-1}
+PEER=${PEER:-1}
+MIXED_DURATION=${MIXED_DURATION:-20s}
+MIXED_WRITES=${MIXED_WRITES:-10}
+LIST_EMPLOYEES=${LIST_EMPLOYEES:-20000}
+PROFILE=${PROFILE:-1}
+PROFILE_SECONDS=${PROFILE_SECONDS:-10}
+case "$SCALE" in 0 | 1 | only) ;; *) echo "bench: SCALE must be 0, 1 or only" >&2; exit 1 ;; esac
+case "$MIXED" in 0 | 1 | only) ;; *) echo "bench: MIXED must be 0, 1 or only" >&2; exit 1 ;; esac
+case "$PEER" in 0 | 1) ;; *) echo "bench: PEER must be 0 or 1" >&2; exit 1 ;; esac
+if [ "$MIXED" = only ] && [ "$SCALE" = only ]; then echo "bench: MIXED=only and SCALE=only exclude each other" >&2; exit 1; fi
+# The parts this run measures.
+RUN_THROUGHPUT=1 RUN_MIXED=0 RUN_SCALE=0
+{ [ "$SCALE" = only ] || [ "$MIXED" = only ]; } && RUN_THROUGHPUT=0
+{ [ "$MIXED" = only ] || { [ "$MIXED" = 1 ] && [ "$SCALE" != only ]; }; } && RUN_MIXED=1
+{ [ "$SCALE" = 1 ] && [ "$MIXED" != only ]; } || [ "$SCALE" = only ] && RUN_SCALE=1
+RUN_PEER=$((RUN_MIXED && PEER))
 BENCH_DATABASE_URL=${BENCH_DATABASE_URL:-}
 DB_KIND=sqlite
 [ -z "$BENCH_DATABASE_URL" ] || DB_KIND=postgres
@@ -81,6 +131,12 @@ SCALE_TICKETS=${SCALE_TICKETS:-1000000}
 SCALE_EMPLOYEES=${SCALE_EMPLOYEES:-10000}
 SMALL_TICKETS=${SMALL_TICKETS:-1000}
 REF=${REF:-}
+
+# Targets that differ on PostgreSQL (a round trip to another process per
+# query): one employee against the ceiling, the mixed workload against
+# PocketBase (which stays on its own SQLite).
+EMPLOYEE_TARGET=0.35 MIXED_PEER_TARGET=5
+if [ "$DB_KIND" = postgres ]; then EMPLOYEE_TARGET=0.2 MIXED_PEER_TARGET=2; fi
 
 ADMIN_PASSWORD='BenchPassw0rd!'
 BENCH_USER=benchuser
@@ -107,13 +163,13 @@ fi
 
 # ---- processes: every one we start is stopped on exit ----
 tmp=$(mktemp -d)
-SERVER_PID="" CEILING_PID="" SERVER_DIR=""
+SERVER_PID="" CEILING_PID="" SERVER_DIR="" PB_PID=""
 cleanup() {
   local pid
-  for pid in $SERVER_PID $CEILING_PID; do
+  for pid in $SERVER_PID $CEILING_PID $PB_PID; do
     kill -TERM "$pid" 2>/dev/null || true
   done
-  for pid in $SERVER_PID $CEILING_PID; do
+  for pid in $SERVER_PID $CEILING_PID $PB_PID; do
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
@@ -162,6 +218,20 @@ say "building into $tmp${REF:+ (server from $REF)}"
 (cd "$src" && CGO_ENABLED=0 go build -o "$tmp/ticketapi" .)
 go build -o "$tmp/ceiling" ./bench/ceiling
 go build -o "$tmp/hashrate" ./bench/hashrate
+# PocketBase: its own module (bench/peers/pocketbase), so ticketapi's module
+# never depends on it; PocketBase v0.40 needs Go 1.27, which the go command
+# fetches through the module proxy when the local one is older.
+PB_VERSION=""
+if ((RUN_PEER)); then
+  if [ -z "${PB_GOTOOLCHAIN:-}" ]; then
+    PB_GOTOOLCHAIN=go1.27.3
+    case $(go env GOVERSION) in go1.2[7-9]* | go1.[3-9]*) PB_GOTOOLCHAIN=local ;; esac
+  fi
+  say "building PocketBase (GOTOOLCHAIN=$PB_GOTOOLCHAIN)"
+  (cd bench/peers/pocketbase && GOTOOLCHAIN=$PB_GOTOOLCHAIN CGO_ENABLED=0 go build -o "$tmp/pocketbase-peer" .) || die "could not build PocketBase (bench/peers/pocketbase)"
+  PB_VERSION=$(cd bench/peers/pocketbase && GOTOOLCHAIN=$PB_GOTOOLCHAIN go list -m -f '{{.Version}}' github.com/pocketbase/pocketbase)
+  PB_GO=$(cd bench/peers/pocketbase && GOTOOLCHAIN=$PB_GOTOOLCHAIN go env GOVERSION)
+fi
 
 # ---- the server ----
 # new_instance DIR: a fresh folder with a config: a free loopback port, the
@@ -217,11 +287,14 @@ db_size_mb() {
   fi
 }
 
+# SERVER_ARGS: more arguments of `ticketapi serve` (e.g. -pprof 127.0.0.1:0);
+# PPROF is then the profiler's address.
+SERVER_ARGS=()
 start_server() {
   local dir=$1 addr="" i
   : >"$dir/server.log"
   TICKETAPI_ADMIN_PASSWORD=$ADMIN_PASSWORD TICKETAPI_SECRET_KEY=$SECRET \
-    "$tmp/ticketapi" serve -config "$dir/config.json" 2>>"$dir/server.log" &
+    "$tmp/ticketapi" serve -config "$dir/config.json" "${SERVER_ARGS[@]}" 2>>"$dir/server.log" &
   SERVER_PID=$!
   SERVER_DIR=$dir
   for ((i = 0; i < 300; i++)); do
@@ -232,6 +305,7 @@ start_server() {
   done
   [ -n "$addr" ] || die "the server did not report its address"
   BASE="http://$addr/api/v1"
+  PPROF=$(sed -n 's/.*msg="profiler listening" addr=\(127\.0\.0\.1:[0-9]*\).*/\1/p' "$dir/server.log" | head -1)
 }
 
 stop_server() {
@@ -327,7 +401,7 @@ warmup() {
   local url=$1 dur=${2:-$WARMUP}
   [ "$url" = "${url#http}" ] && url="$BASE$url"
   BENCH_METHOD=$REQ_METHOD BENCH_BODY=$REQ_BODY BENCH_CTYPE=$REQ_CTYPE BENCH_TOKEN=$REQ_TOKEN \
-    wrk -t"$THREADS" -c16 -d"$dur" -s bench/wrk.lua "$url" >/dev/null
+    wrk -t"$THREADS" -c16 -d"$dur" -s "$REQ_SCRIPT" "$url" >/dev/null
   [ -z "$SERVER_DIR" ] || : >"$SERVER_DIR/server.log"
   wait_idle "$TARGET_PID"
 }
@@ -335,8 +409,12 @@ warmup() {
 # rss_mb PID FIELD: VmRSS or VmHWM in MB.
 rss_mb() { awk -v k="$(vm_kib "$1" "$2")" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-declare -A RPS P50 P99 ERR RSS LABEL ERRTXT AROUND RATIO_TEXT
+declare -A RPS P50 P99 ERR RSS LABEL ERRTXT AROUND RATIO_TEXT WRITES
 ROWS=()
+# The request of the next warm-up or measurement: bench/wrk.lua sends
+# REQ_METHOD with REQ_BODY of type REQ_CTYPE and REQ_TOKEN; bench/mixed.lua
+# and bench/pages.lua take their settings from BENCH_* variables.
+REQ_SCRIPT=bench/wrk.lua
 REQ_METHOD=GET REQ_BODY="" REQ_CTYPE="" REQ_TOKEN="" IDLE_AFTER=0 DRAIN=0
 
 # fmt_lat MICROSECONDS
@@ -352,10 +430,11 @@ fmt_lat() {
 measure() {
   local key=$1 label=$2 conns=$3 url=$4 dur=${5:-$DURATION} timeout=${6:-10s} out line kv k
   local w_requests w_duration_us w_p50_us w_p99_us w_status w_connect w_read w_write w_timeout
+  local w_sent_reads=0 w_sent_writes=0
   reset_peak "$TARGET_PID"
   [ "$url" = "${url#http}" ] && url="$BASE$url" # a path: under the current server
   out=$(BENCH_METHOD=$REQ_METHOD BENCH_BODY=$REQ_BODY BENCH_CTYPE=$REQ_CTYPE BENCH_TOKEN=$REQ_TOKEN \
-    wrk -t"$THREADS" -c"$conns" -d"$dur" --timeout "$timeout" --latency -s bench/wrk.lua "$url")
+    wrk -t"$THREADS" -c"$conns" -d"$dur" --timeout "$timeout" --latency -s "$REQ_SCRIPT" "$url")
   line=$(grep '^BENCH ' <<<"$out") || die "no summary from wrk: $out"
   for kv in ${line#BENCH }; do
     k=${kv%%=*}
@@ -370,11 +449,19 @@ measure() {
   RSS[$id]=$(awk -v k="$(vm_kib "$TARGET_PID" VmHWM)" 'BEGIN { printf "%.1f", k / 1024 }')
   local errs=${ERR[$id]}
   if ((w_timeout > 0 || w_status > 0)); then errs="$errs (≥400: $w_status, timeouts: $w_timeout)"; fi
-  LABEL[$id]=$label ERRTXT[$id]=$errs
+  LABEL[$id]=$label ERRTXT[$id]=$errs WRITES[$id]=$w_sent_writes
   say "  $label c$conns: ${RPS[$id]} req/s, p50 $(fmt_lat "${P50[$id]}"), p99 $(fmt_lat "${P99[$id]}"), errors $errs, peak RSS ${RSS[$id]} MB"
   [ -z "$SERVER_DIR" ] || : >"$SERVER_DIR/server.log"
   wait_idle "$TARGET_PID"
   ((IDLE_AFTER < 3)) || say "  (the server stayed busy for $IDLE_AFTER s after wrk stopped)"
+}
+
+# row_text ID RATIO: a table row for measurement ID (KEY/CONNS), all but
+# its last cell and the closing bar.
+row_text() {
+  local id=$1
+  printf '| %s | %s | %s | %s | %s | %s | %s MB | %s |' "${LABEL[$id]}" "${id##*/}" "${RPS[$id]}" \
+    "$(fmt_lat "${P50[$id]}")" "$(fmt_lat "${P99[$id]}")" "${ERRTXT[$id]}" "${RSS[$id]}" "$2"
 }
 
 # row ID ORIGINAL RATIO: a table row for measurement ID (KEY/CONNS).
@@ -395,12 +482,17 @@ around() {
 
 # ---- checking targets ----
 CHECKS=()
-PASSED=0 FAILED=0
+PASSED=0 FAILED=0 NOT_RUN=0
 # check TARGET MEASURED OK: OK is an awk condition on nothing but numbers.
 check() {
   local verdict
   if awk "BEGIN { exit !($3) }"; then verdict=PASS PASSED=$((PASSED + 1)); else verdict=FAIL FAILED=$((FAILED + 1)); fi
   CHECKS+=("| $1 | $2 | $verdict |")
+}
+# not_run TARGET WHY: a target of a part this run left out.
+not_run() {
+  CHECKS+=("| $1 | not measured: $2 | — |")
+  NOT_RUN=$((NOT_RUN + 1))
 }
 
 machine() {
@@ -417,7 +509,15 @@ machine() {
   else
     echo "- ticketapi: commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- . ':!bench' 2>/dev/null || echo ' + uncommitted changes')"
   fi
-  echo "- wrk: \`wrk -t$THREADS -c{16,64} -d$DURATION --latency -s bench/wrk.lua\` (logins: -d$LOGIN_DURATION, and -c200 -d$LOGIN_C200_DURATION), load generator and server on the same cores$(pg_local && echo ", and PostgreSQL too")"
+  if ((RUN_PEER)); then
+    echo "- PocketBase: $PB_VERSION (bench/peers/pocketbase, its own module), built with $PB_GO, on its own SQLite (modernc.org/sqlite)"
+  fi
+  local parts=()
+  ((RUN_THROUGHPUT)) && parts+=(throughput)
+  ((RUN_MIXED)) && parts+=("mixed$( ((RUN_PEER)) || echo ' (without PocketBase)')")
+  ((RUN_SCALE)) && parts+=(scale)
+  echo "- parts: ${parts[*]}"
+  echo "- wrk: \`wrk -t$THREADS -c{16,64} -d$DURATION --latency -s bench/wrk.lua\` (logins: -d$LOGIN_DURATION, and -c200 -d$LOGIN_C200_DURATION; mixed workload: -d$MIXED_DURATION -s bench/mixed.lua; uncached list: -s bench/pages.lua), load generator and server on the same cores$(pg_local && echo ", and PostgreSQL too")"
   echo "- load average before the run: $LOAD_START (anything else running skews the absolute figures; ratios less so)"
 }
 
@@ -611,19 +711,20 @@ part_throughput() {
     echo "the server's RSS right after start, idle, was $RSS_START MB, and 2 s after the login burst $RSS_AFTER MB."
     echo "A read's ratio is to the mean of the ceiling measured with the same connections just before and just"
     echo "after it (the two figures in brackets; the ceiling server stays up, idle, while ticketapi is measured)."
-    echo "The original's figures are from issue 6. The ceiling measured again at the end: ${RPS[ceiling_end/16]} req/s"
-    echo "with 16 connections ($drift from the start; beyond ±15% the machine was busy with something else)."
+    echo "The original's figures: the original project (FastAPI, one uvicorn worker) on a similar machine."
+    echo "The ceiling measured again at the end: ${RPS[ceiling_end/16]} req/s with 16 connections ($drift from the"
+    echo "start; beyond ±15% the machine was busy with something else)."
     rss_note
   } >>"$REPORT"
 
-  # The targets of issue 6.
+  # The targets.
   for conns in 16 64; do
     check "GET /me ≥ 0.5 × ceiling (c$conns)" "$(ratio "${RPS[me/$conns]}" "${AROUND[me/$conns]}") ×" \
       "${RPS[me/$conns]} >= 0.5 * ${AROUND[me/$conns]}"
   done
   for conns in 16 64; do
-    check "GET /employee/{id} ≥ 0.35 × ceiling (c$conns)" "$(ratio "${RPS[employee/$conns]}" "${AROUND[employee/$conns]}") ×" \
-      "${RPS[employee/$conns]} >= 0.35 * ${AROUND[employee/$conns]}"
+    check "GET /employee/{id} ≥ $EMPLOYEE_TARGET × ceiling (c$conns)" "$(ratio "${RPS[employee/$conns]}" "${AROUND[employee/$conns]}") ×" \
+      "${RPS[employee/$conns]} >= $EMPLOYEE_TARGET * ${AROUND[employee/$conns]}"
   done
   for conns in 16 64; do
     check "GET /employee/?limit=100 ≥ 2000/s (c$conns)" "${RPS[list/$conns]}/s" "${RPS[list/$conns]} >= 2000"
@@ -646,8 +747,451 @@ part_throughput() {
   check "RSS under read load < 40 MB" "$read_peak MB" "$read_peak < 40"
 }
 
+# The throughput part's targets, when it does not run.
+throughput_not_run() {
+  local why=$1 conns
+  for conns in 16 64; do not_run "GET /me ≥ 0.5 × ceiling (c$conns)" "$why"; done
+  for conns in 16 64; do not_run "GET /employee/{id} ≥ $EMPLOYEE_TARGET × ceiling (c$conns)" "$why"; done
+  for conns in 16 64; do not_run "GET /employee/?limit=100 ≥ 2000/s (c$conns)" "$why"; done
+  not_run "POST /ticket/{id} ≥ 5000/s with 64 connections, zero errors" "$why"
+  for conns in 16 64 200; do not_run "logins ≥ 0.9 × hash capacity (c$conns)" "$why"; done
+  not_run "200 concurrent logins all answered: no timeouts, no 5xx (wrk c200 for $LOGIN_C200_DURATION)" "$why"
+  not_run "$BURST logins fired at once all answered 2xx (curl burst)" "$why"
+  not_run "peak RSS under login load < 200 MB" "$why"
+  not_run "RSS under read load < 40 MB" "$why"
+}
+
 # =====================================================================
-# Part 2: flat cost as data grows
+# Part: the mixed workload, the uncached list, PocketBase side by side
+# =====================================================================
+PB_EMAIL=admin@example.com
+PB_USER=u00000000000001 # the id bench/peers/pocketbase gives that user
+PB_LOGIN_JSON='{"identity":"'$PB_EMAIL'","password":"'$ADMIN_PASSWORD'"}'
+PB_TICKET_JSON='{"title":"Benchmark ticket","description":"Filed by the load harness","status":"open","employee":"e00000000000101","owner":"'$PB_USER'"}'
+PB_PID="" PB_DIR="" PB_BASE=""
+
+# start_pocketbase DIR EMPLOYEES TICKETS TICKETED: PocketBase on a fresh data
+# folder in DIR, seeded at its start like seed DIR EMPLOYEES TICKETS TICKETED
+# seeds ticketapi (bench/peers/pocketbase: ids e00000000000001.. and
+# t00000000000001.., all tickets owned by PB_USER); sets PB_PID, PB_BASE.
+start_pocketbase() {
+  local dir=$1 addr="" i
+  mkdir -p "$dir"
+  : >"$dir/out.log"
+  BENCH_USER_EMAIL=$PB_EMAIL BENCH_USER_PASSWORD=$ADMIN_PASSWORD \
+    BENCH_EMPLOYEES=$2 BENCH_TICKETS=$3 BENCH_TICKETED=$4 \
+    "$tmp/pocketbase-peer" serve --http 127.0.0.1:0 --dir "$dir/pb_data" >>"$dir/out.log" 2>&1 &
+  PB_PID=$!
+  PB_DIR=$dir
+  for ((i = 0; i < 600; i++)); do
+    addr=$(sed -n 's/^listening \(127\.0\.0\.1:[0-9]*\)$/\1/p' "$dir/out.log")
+    [ -n "$addr" ] && break
+    kill -0 "$PB_PID" 2>/dev/null || { cat "$dir/out.log" >&2; die "PocketBase did not start"; }
+    sleep 0.1
+  done
+  [ -n "$addr" ] || die "PocketBase did not report its address"
+  PB_BASE="http://$addr"
+}
+
+stop_pocketbase() {
+  [ -n "$PB_PID" ] || return 0
+  kill -TERM "$PB_PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$PB_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$PB_PID" 2>/dev/null || true
+  wait "$PB_PID" 2>/dev/null || true
+  PB_PID=""
+}
+
+# pb_login: prints a PocketBase auth token of PB_EMAIL.
+pb_login() {
+  curl -sS --fail-with-body -X POST -H 'Content-Type: application/json' --data "$PB_LOGIN_JSON" \
+    "$PB_BASE/api/collections/users/auth-with-password" | jq -er .token
+}
+
+# pb_expect_ok PATH TOKEN JQ-CHECK: like expect_ok, on PocketBase.
+pb_expect_ok() {
+  local body
+  body=$(curl -sS --fail-with-body -H "Authorization: Bearer $2" "$PB_BASE$1") || die "PocketBase GET $1 failed: $body"
+  jq -e "$3" >/dev/null <<<"$body" || die "PocketBase GET $1: unexpected answer (check $3): ${body:0:300}"
+}
+
+# tickets_in DIR: the tickets in the database of the ticketapi instance in
+# DIR, or of the PocketBase one (DIR/pb_data).
+tickets_in() {
+  if [ -d "$1/pb_data" ]; then
+    sqlite3 "$1/pb_data/data.db" 'SELECT count(*) FROM tickets'
+  elif [ "$DB_KIND" = postgres ]; then
+    pg -Atc "SELECT count(*) FROM $(schema_of "$1").tickets"
+  else
+    sqlite3 "$1/ticketapi.db" 'SELECT count(*) FROM tickets'
+  fi
+}
+
+# on_ticketapi DIR / on_pocketbase: the next warm-ups and measurements go
+# to that server.
+on_ticketapi() { TARGET_PID=$SERVER_PID SERVER_DIR=$1 REQ_TOKEN=$TOKEN; }
+on_pocketbase() { TARGET_PID=$PB_PID SERVER_DIR="" REQ_TOKEN=$PB_TOKEN; }
+on_ceiling() {
+  TARGET_PID=$CEILING_PID SERVER_DIR="" REQ_SCRIPT=bench/wrk.lua
+  REQ_METHOD=GET REQ_BODY="" REQ_CTYPE="" REQ_TOKEN=""
+}
+
+# ceiling_now KEY CONNS: measures the ceiling; prints nothing, sets CEIL.
+CEIL=0
+ceiling_now() {
+  local saved_script=$REQ_SCRIPT saved_pid=$TARGET_PID saved_dir=$SERVER_DIR saved_token=$REQ_TOKEN
+  local saved_method=$REQ_METHOD saved_body=$REQ_BODY saved_ctype=$REQ_CTYPE
+  on_ceiling
+  measure "$1" "bare net/http ceiling" "$2" "$CEILING_URL"
+  CEIL=${RPS[$1/$2]}
+  REQ_SCRIPT=$saved_script TARGET_PID=$saved_pid SERVER_DIR=$saved_dir REQ_TOKEN=$saved_token
+  REQ_METHOD=$saved_method REQ_BODY=$saved_body REQ_CTYPE=$saved_ctype
+}
+
+# profile_mixed: an extra, unrecorded mixed run with 16 connections on the
+# current ticketapi instance while go tool pprof takes a CPU profile of
+# PROFILE_SECONDS; its top 25 by flat and by cumulative time go to PROFILE_TXT.
+PROFILE_TXT="" PROFILE_NOTE=""
+profile_mixed() {
+  local dir=$1 secs=$PROFILE_SECONDS prof=$tmp/mixed.cpu.pprof
+  if [ -z "$PPROF" ]; then
+    PROFILE_NOTE="no profile: this ticketapi has no -pprof"
+    return 0
+  fi
+  say "  profiling ticketapi for ${secs} s during an unrecorded mixed run (c16)"
+  BENCH_KIND=ticketapi BENCH_TOKEN=$TOKEN wrk -t"$THREADS" -c16 -d"$((secs + 3))s" -s bench/mixed.lua "${BASE%/api/v1}" >"$tmp/profile-wrk.txt" &
+  local wrk_pid=$!
+  sleep 1
+  if ! PPROF_TMPDIR=$tmp go tool pprof -proto -seconds "$secs" "http://$PPROF/debug/pprof/profile" >"$prof" 2>"$tmp/pprof.err"; then
+    wait "$wrk_pid" || true
+    PROFILE_NOTE="no profile: go tool pprof failed: $(head -c 300 "$tmp/pprof.err")"
+    return 0
+  fi
+  wait "$wrk_pid" || true
+  : >"$dir/server.log"
+  wait_idle "$SERVER_PID"
+  local rps
+  rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$tmp/profile-wrk.txt")
+  PROFILE_TXT=$(
+    echo "Top 25 by flat time (the function itself):"
+    echo
+    echo '```'
+    go tool pprof -top -nodecount=25 "$prof" 2>/dev/null | sed -n '/flat%/,$p'
+    echo '```'
+    echo
+    echo "Top 25 by cumulative time (the function and what it calls):"
+    echo
+    echo '```'
+    go tool pprof -top -cum -nodecount=25 "$prof" 2>/dev/null | sed -n '/flat%/,$p'
+    echo '```'
+  )
+  local header
+  header=$(go tool pprof -top -nodecount=1 "$prof" 2>/dev/null | grep -E '^Duration' | head -1)
+  PROFILE_NOTE="ticketapi's CPU profile (\`go tool pprof -seconds $secs\` on \`serve -pprof\`) during an extra, unrecorded"
+  PROFILE_NOTE+=" mixed run with 16 connections ($rps req/s with the profiler on): $header"
+}
+
+# side_row KEY LABEL CONNS: a side-by-side row of t_KEY and p_KEY.
+SIDE_ROWS=()
+side_row() {
+  local t="t_$1/$3" p="p_$1/$3"
+  SIDE_ROWS+=("| $2 | $3 | ${RPS[$t]} | $(fmt_lat "${P50[$t]}") | $(fmt_lat "${P99[$t]}") | ${ERRTXT[$t]} | ${RPS[$p]} | $(fmt_lat "${P50[$p]}") | $(fmt_lat "${P99[$p]}") | ${ERRTXT[$p]} | **$(ratio "${RPS[$t]}" "${RPS[$p]}")** |")
+}
+
+part_mixed() {
+  local conns spec key label tpath ppath method first tdir pdir before after url d
+  say "== mixed workload, uncached list$( ((RUN_PEER)) && echo ', PocketBase side by side') (each run $DURATION, mixed $MIXED_DURATION)"
+  start_ceiling
+  on_ceiling
+  warmup "$CEILING_URL"
+  local ticket_form=$TICKET_JSON
+  MIXED_ROWS=()
+
+  # -- Side by side: the single operations, on one instance of each server.
+  if ((RUN_PEER)); then
+    tdir=$tmp/side pdir=$tmp/pb-side
+    new_instance "$tdir"
+    start_server "$tdir"
+    TOKEN=$(login admin "$ADMIN_PASSWORD") || die "admin login failed"
+    seed "$tdir" 101 500 100 1000000000 1
+    start_pocketbase "$pdir" 101 500 100
+    PB_TOKEN=$(pb_login) || die "PocketBase login failed"
+    PB_COST=$(sqlite3 "$pdir/pb_data/data.db" "SELECT substr(password, 5, 2) + 0 FROM users WHERE id = '$PB_USER'")
+    expect_ok /me "$TOKEN" '.username == "admin"'
+    expect_ok /employee/50 "$TOKEN" '.tickets | length == 5'
+    expect_ok '/employee/?limit=100' "$TOKEN" 'length == 100 and all(.[]; (.tickets | length) == 5)'
+    pb_expect_ok "/api/collections/users/records/$PB_USER" "$PB_TOKEN" ".id == \"$PB_USER\""
+    pb_expect_ok "/api/collections/employees/records/e00000000000050?expand=tickets_via_employee" "$PB_TOKEN" \
+      '.expand.tickets_via_employee | length == 5'
+    pb_expect_ok "/api/collections/employees/records?perPage=100&skipTotal=1&expand=tickets_via_employee" "$PB_TOKEN" \
+      '(.items | length) == 100 and all(.items[]; (.expand.tickets_via_employee | length) == 5)'
+    curl -sS --fail-with-body -X POST -H "Authorization: Bearer $PB_TOKEN" -H 'Content-Type: application/json' \
+      --data "$PB_TICKET_JSON" "$PB_BASE/api/collections/tickets/records" | jq -e '.employee == "e00000000000101"' >/dev/null ||
+      die "PocketBase: ticket create failed"
+    curl -sS --fail-with-body -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+      --data "$TICKET_JSON" "$BASE/ticket/101" | jq -e '.employee_id == 101' >/dev/null || die "POST /ticket/101 failed"
+
+    first=1
+    for spec in "me|own user: GET /me · GET users/records/{id}|/me|/api/collections/users/records/$PB_USER|GET" \
+      "employee|one employee with its 5 tickets|/employee/50|/api/collections/employees/records/e00000000000050?expand=tickets_via_employee|GET" \
+      "list|100 employees with 5 tickets each (no writes: ticketapi's answer cache helps)|/employee/?limit=100|/api/collections/employees/records?perPage=100&skipTotal=1&expand=tickets_via_employee|GET" \
+      "post|ticket create (JSON)|/ticket/101|/api/collections/tickets/records|POST"; do
+      IFS='|' read -r key label tpath ppath method <<<"$spec"
+      REQ_SCRIPT=bench/wrk.lua REQ_METHOD=$method REQ_BODY="" REQ_CTYPE=""
+      for conns in 16 64; do
+        on_ticketapi "$tdir"
+        [ "$method" = GET ] || REQ_BODY=$ticket_form REQ_CTYPE=application/json
+        if ((first)); then warmup "$tpath" "$FIRST_WARMUP"; else warmup "$tpath"; fi
+        measure "t_$key" "ticketapi: $label" "$conns" "$tpath"
+        on_pocketbase
+        [ "$method" = GET ] || REQ_BODY=$PB_TICKET_JSON REQ_CTYPE=application/json
+        if ((first)); then warmup "$PB_BASE$ppath" "$FIRST_WARMUP"; else warmup "$PB_BASE$ppath"; fi
+        first=0
+        measure "p_$key" "PocketBase: $label" "$conns" "$PB_BASE$ppath"
+        side_row "$key" "$label" "$conns"
+      done
+    done
+
+    # Logins, and what each one's hash allows (bench/hashrate, both cores,
+    # the servers idle).
+    local scheme m t p
+    scheme=$(jq -r '.auth.PWD_CONTEXT.schemes[0]' "$tdir/config.json")
+    m=$(jq -r .auth.ARGON2.memory_kib "$tdir/config.json")
+    t=$(jq -r .auth.ARGON2.iterations "$tdir/config.json")
+    p=$(jq -r .auth.ARGON2.parallelism "$tdir/config.json")
+    T_HASH=$("$tmp/hashrate" -scheme "$scheme" -m "$m" -t "$t" -p "$p" \
+      -cost "$(jq -r .auth.BCRYPT_COST "$tdir/config.json")" -d "$HASHRATE_DURATION")
+    P_HASH=$("$tmp/hashrate" -scheme bcrypt -cost "$PB_COST" -d "$HASHRATE_DURATION")
+    say "  hash capacity: ticketapi $T_HASH; PocketBase $P_HASH"
+    if [ "$scheme" = argon2 ]; then
+      T_HASH_TEXT="argon2id m=$((m / 1024)) MiB t=$t p=$p"
+    else
+      T_HASH_TEXT="bcrypt cost $(jq -r .auth.BCRYPT_COST "$tdir/config.json")"
+    fi
+    label="login (correct password)"
+    for conns in 16 64; do
+      on_ticketapi "$tdir"
+      REQ_METHOD=POST REQ_BODY=$LOGIN_FORM REQ_CTYPE=application/x-www-form-urlencoded REQ_TOKEN=""
+      warmup /token
+      measure t_login "ticketapi: $label" "$conns" /token "$LOGIN_DURATION" 30s
+      on_pocketbase
+      REQ_METHOD=POST REQ_BODY=$PB_LOGIN_JSON REQ_CTYPE=application/json REQ_TOKEN=""
+      warmup "$PB_BASE/api/collections/users/auth-with-password"
+      measure p_login "PocketBase: $label" "$conns" "$PB_BASE/api/collections/users/auth-with-password" "$LOGIN_DURATION" 30s
+      side_row login "$label" "$conns"
+    done
+    stop_server
+    stop_pocketbase
+  fi
+
+  # -- The mixed workload: for each number of connections, fresh instances
+  # (the same seed as above), so that each run starts from the same data;
+  # each run is set against the ceiling measured just before and after it.
+  export BENCH_EMPLOYEES=101 BENCH_WRITES=$MIXED_WRITES BENCH_OWNER=$PB_USER
+  declare -gA GROWTH
+  local start_t end_t n=0 kind
+  # Per number of connections: ceiling, ticketapi, ceiling, PocketBase, ceiling.
+  REQ_SCRIPT=bench/mixed.lua REQ_METHOD=GET REQ_BODY="" REQ_CTYPE=""
+  for conns in 16 64; do
+    tdir=$tmp/mixed-$conns pdir=$tmp/pb-mixed-$conns
+    SERVER_ARGS=()
+    if ((PROFILE && conns == 16)); then
+      "$tmp/ticketapi" serve -h >"$tmp/serve-help.txt" 2>&1 || true
+      grep -q -- -pprof "$tmp/serve-help.txt" && SERVER_ARGS=(-pprof 127.0.0.1:0)
+    fi
+    new_instance "$tdir"
+    start_server "$tdir"
+    TOKEN=$(login admin "$ADMIN_PASSWORD") || die "admin login failed"
+    seed "$tdir" 101 500 100 1000000000 1
+    if ((RUN_PEER)); then
+      start_pocketbase "$pdir" 101 500 100
+      PB_TOKEN=$(pb_login) || die "PocketBase login failed"
+    fi
+    ceiling_now "mixed_ceiling_$n" "$conns"
+    before=$CEIL
+    for kind in t p; do
+      [ "$kind" = t ] || ((RUN_PEER)) || continue
+      if [ "$kind" = t ]; then
+        on_ticketapi "$tdir"
+        export BENCH_KIND=ticketapi
+        url=${BASE%/api/v1}
+        label="ticketapi: mixed workload"
+        d=$tdir
+      else
+        on_pocketbase
+        export BENCH_KIND=pocketbase
+        url=$PB_BASE
+        label="PocketBase: mixed workload"
+        d=$pdir
+      fi
+      # The first route after a start: a longer warm-up, reads only, so
+      # that both servers' runs start from the same data.
+      BENCH_WRITES=0 warmup "$url" "$FIRST_WARMUP"
+      start_t=$(tickets_in "$d")
+      measure "${kind}_mixed" "$label" "$conns" "$url" "$MIXED_DURATION"
+      end_t=$(tickets_in "$d")
+      GROWTH[${kind}_mixed/$conns]="$start_t → $end_t"
+      n=$((n + 1))
+      ceiling_now "mixed_ceiling_$n" "$conns"
+      after=$CEIL
+      around "${kind}_mixed/$conns" "$before" "$after" ceiling
+      before=$after
+    done
+    ((PROFILE && conns == 16)) && profile_mixed "$tdir"
+    stop_server
+    stop_pocketbase
+    SERVER_ARGS=()
+  done
+  for conns in 16 64; do
+    MIXED_ROWS+=("$(row_text "t_mixed/$conns" "${RATIO_TEXT[t_mixed/$conns]}") ${GROWTH[t_mixed/$conns]} |")
+    ((RUN_PEER)) && MIXED_ROWS+=("$(row_text "p_mixed/$conns" "${RATIO_TEXT[p_mixed/$conns]}") ${GROWTH[p_mixed/$conns]} |")
+    ((RUN_PEER)) && side_row mixed "mixed workload ($((100 - MIXED_WRITES))% one employee, $MIXED_WRITES% ticket create)" "$conns"
+  done
+
+  # -- The uncached list: LIST_EMPLOYEES employees with 5 tickets each (and
+  # one more without, the target of the writes that empty the answer cache
+  # before each run); every request a page not asked for before in the run.
+  local e=$LIST_EMPLOYEES
+  tdir=$tmp/pages
+  new_instance "$tdir"
+  start_server "$tdir"
+  TOKEN=$(login admin "$ADMIN_PASSWORD") || die "admin login failed"
+  say "  uncached list: seeding $((e + 1)) employees, $((5 * e)) tickets"
+  seed "$tdir" $((e + 1)) $((5 * e)) "$e" 1000000000 1
+  local probe_after
+  for probe_after in 0 $((e / 2)) $((e - 100)); do
+    expect_ok "/employee/?after_id=$probe_after&limit=100" "$TOKEN" \
+      "length == 100 and .[0].id == $((probe_after + 1)) and all(.[]; (.tickets | length) == 5)"
+  done
+  export BENCH_EMPLOYEES=$e BENCH_STRIDE=$THREADS
+  empty_cache() {
+    curl -sS --fail-with-body -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+      --data "$TICKET_JSON" "$BASE/ticket/$((e + 1))" >/dev/null || die "POST /ticket/$((e + 1)) failed"
+  }
+  label="GET /api/v1/employee/?after_id=N&limit=100 (100 × 5 tickets, uncached)"
+  for conns in 16 64; do
+    ceiling_now "pages_ceiling_before" "$conns"
+    before=$CEIL
+    on_ticketapi "$tdir"
+    REQ_SCRIPT=bench/pages.lua REQ_METHOD=GET REQ_BODY="" REQ_CTYPE=""
+    export BENCH_START=$((RANDOM * 32768 + RANDOM))
+    empty_cache
+    warmup /employee/ "$FIRST_WARMUP"
+    export BENCH_START=$((RANDOM * 32768 + RANDOM))
+    empty_cache
+    measure pages "$label" "$conns" /employee/
+    ceiling_now "pages_ceiling_after" "$conns"
+    after=$CEIL
+    around "pages/$conns" "$before" "$after" ceiling
+  done
+  PAGES_REQUESTS_16=$(awk -v r="${RPS[pages/16]}" -v d="${DURATION%s}" 'BEGIN { printf "%.0f", r * d }')
+  stop_server
+  stop_ceiling
+  unset BENCH_KIND BENCH_EMPLOYEES BENCH_WRITES BENCH_OWNER BENCH_STRIDE BENCH_START
+  REQ_SCRIPT=bench/wrk.lua
+  for conns in 16 64; do
+    MIXED_ROWS+=("$(row_text "pages/$conns" "${RATIO_TEXT[pages/$conns]}") |")
+    if ((RUN_PEER)); then
+      local t="pages/$conns" p="p_list/$conns"
+      SIDE_ROWS+=("| 100 employees with 5 tickets each: ticketapi uncached (bench/pages.lua, $e employees), PocketBase as above | $conns | ${RPS[$t]} | $(fmt_lat "${P50[$t]}") | $(fmt_lat "${P99[$t]}") | ${ERRTXT[$t]} | ${RPS[$p]} | $(fmt_lat "${P50[$p]}") | $(fmt_lat "${P99[$p]}") | ${ERRTXT[$p]} | **$(ratio "${RPS[$t]}" "${RPS[$p]}")** |")
+    fi
+  done
+
+  # -- The report.
+  {
+    echo
+    echo "## Mixed workload and uncached list$ON_DB"
+    echo
+    echo "| measurement | conns | req/s | p50 | p99 | errors | peak RSS | ratio | tickets before → after |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    printf '%s\n' "${MIXED_ROWS[@]}"
+    echo
+    echo "Mixed workload (bench/mixed.lua): every request picks one of the 101 employees at random; $((100 - MIXED_WRITES))% read it with"
+    echo "its tickets (ticketapi \`GET /api/v1/employee/{id}\`, PocketBase \`GET /api/collections/employees/records/{id}?expand=tickets_via_employee\`),"
+    echo "$MIXED_WRITES% add a ticket to it (\`POST /api/v1/ticket/{id}\`, \`POST /api/collections/tickets/records\`), so the data grows"
+    echo "during the run (the last column: the tickets in the database before and after the run). Each run"
+    echo "starts on fresh instances seeded alike (101 employees, 500 tickets over employees 1..100), lasts $MIXED_DURATION"
+    echo "after an unrecorded $FIRST_WARMUP warm-up (reads only), and is set against the ceiling measured just before and"
+    echo "just after it (the two figures in brackets)."
+    echo "Uncached list (bench/pages.lua): $e employees with 5 tickets each; every request asks for a page of"
+    echo "100 (\`after_id\`) that no earlier request of the run asked for (the $((e - 99)) pages in a scattered order, so"
+    echo "no answer cache can help while a run asks for fewer; at 16 connections one run asked for about $PAGES_REQUESTS_16),"
+    echo "and a ticket is written just before each run, which empties ticketapi's answer cache. Only list requests are sent."
+    rss_note
+  } >>"$REPORT"
+  if ((RUN_PEER)); then
+    local t_single p_single t_rate p_rate
+    t_single=$(sed -n 's/.*single_ms=\([0-9.]*\).*/\1/p' <<<"$T_HASH") t_rate=$(sed -n 's/.*hashes_per_sec=\([0-9.]*\).*/\1/p' <<<"$T_HASH")
+    p_single=$(sed -n 's/.*single_ms=\([0-9.]*\).*/\1/p' <<<"$P_HASH") p_rate=$(sed -n 's/.*hashes_per_sec=\([0-9.]*\).*/\1/p' <<<"$P_HASH")
+    {
+      echo
+      echo "## ticketapi and PocketBase side by side$ON_DB"
+      echo
+      echo "| operation | conns | ticketapi req/s | p50 | p99 | errors | PocketBase req/s | p50 | p99 | errors | ticketapi ÷ PocketBase |"
+      echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+      printf '%s\n' "${SIDE_ROWS[@]}"
+      echo
+      echo "PocketBase $PB_VERSION (bench/peers/pocketbase, built with $PB_GO) on its own SQLite, with the same data: 101"
+      echo "employees, 500 tickets (5 each for employees 1..100), a relation ticket → employee with an index, an"
+      echo "auth collection of users, and \`@request.auth.id != \"\"\` as the list, view and create rule of all three;"
+      echo "its defaults otherwise (request logs written to its auxiliary database, no rate limits; login alerts off)."
+      echo "The same operations, connections and durations, one server right after the other:"
+      echo "own user: ticketapi \`GET /api/v1/me\`, PocketBase \`GET /api/collections/users/records/{id}\`;"
+      echo "one employee: \`GET /api/v1/employee/50\`, \`GET /api/collections/employees/records/{id}?expand=tickets_via_employee\`;"
+      echo "100 employees: \`GET /api/v1/employee/?limit=100\`, \`GET /api/collections/employees/records?perPage=100&skipTotal=1&expand=tickets_via_employee\`"
+      echo "(no writes during it: ticketapi answers from its answer cache, PocketBase has none);"
+      echo "ticket create: \`POST /api/v1/ticket/101\`, \`POST /api/collections/tickets/records\` (JSON);"
+      echo "login: \`POST /api/v1/token\` (form), \`POST /api/collections/users/auth-with-password\` (JSON);"
+      echo "mixed workload: as above (each on fresh instances)."
+      echo "Password hashes: ticketapi $T_HASH_TEXT, $t_single ms a hash alone, $t_rate hashes/s on all cores;"
+      echo "PocketBase bcrypt cost $PB_COST (its default), $p_single ms a hash alone, $p_rate hashes/s on all cores"
+      echo "(bench/hashrate, servers idle): the login ratio is mostly the ratio of the two hashes' costs."
+    } >>"$REPORT"
+  fi
+  if ((PROFILE)); then
+    {
+      echo
+      echo "## Where ticketapi's CPU goes in the mixed workload"
+      echo
+      echo "$PROFILE_NOTE"
+      if [ -n "$PROFILE_TXT" ]; then
+        echo
+        echo "$PROFILE_TXT"
+      fi
+    } >>"$REPORT"
+  fi
+
+  # The targets.
+  for conns in 16 64; do
+    check "mixed workload ≥ 0.25 × ceiling, zero errors (c$conns)" \
+      "$(ratio "${RPS[t_mixed/$conns]}" "${AROUND[t_mixed/$conns]}") ×, ${ERR[t_mixed/$conns]} errors" \
+      "${RPS[t_mixed/$conns]} >= 0.25 * ${AROUND[t_mixed/$conns]} && ${ERR[t_mixed/$conns]} == 0"
+  done
+  for conns in 16 64; do
+    if ((RUN_PEER)); then
+      check "mixed workload ≥ $MIXED_PEER_TARGET × PocketBase, zero errors (c$conns)" \
+        "$(ratio "${RPS[t_mixed/$conns]}" "${RPS[p_mixed/$conns]}") × (${RPS[t_mixed/$conns]}/s and ${RPS[p_mixed/$conns]}/s), ${ERR[t_mixed/$conns]} errors" \
+        "${RPS[t_mixed/$conns]} >= $MIXED_PEER_TARGET * ${RPS[p_mixed/$conns]} && ${ERR[t_mixed/$conns]} == 0"
+    else
+      not_run "mixed workload ≥ $MIXED_PEER_TARGET × PocketBase, zero errors (c$conns)" "PEER=0"
+    fi
+  done
+  for conns in 16 64; do
+    check "uncached list of 100 employees with 5 tickets each ≥ 1000/s (c$conns)" \
+      "${RPS[pages/$conns]}/s, ${ERR[pages/$conns]} errors" "${RPS[pages/$conns]} >= 1000 && ${ERR[pages/$conns]} == 0"
+  done
+}
+
+# The mixed part's targets, when it does not run.
+mixed_not_run() {
+  local why=$1 conns
+  for conns in 16 64; do not_run "mixed workload ≥ 0.25 × ceiling, zero errors (c$conns)" "$why"; done
+  for conns in 16 64; do not_run "mixed workload ≥ $MIXED_PEER_TARGET × PocketBase, zero errors (c$conns)" "$why"; done
+  for conns in 16 64; do not_run "uncached list of 100 employees with 5 tickets each ≥ 1000/s (c$conns)" "$why"; done
+}
+
+# =====================================================================
+# Part: flat cost as data grows
 # =====================================================================
 # scale_set NAME EMPLOYEES TICKETS: a database with TICKETS tickets over
 # EMPLOYEES employees (each employee gets TICKETS/EMPLOYEES of them, spread
@@ -734,17 +1278,19 @@ part_scale() {
   } >>"$REPORT"
 }
 
-case "$SCALE" in
-  0) part_throughput ;;
-  1) part_throughput; part_scale ;;
-  only) part_scale ;;
-  *) die "SCALE must be 0, 1 or only" ;;
-esac
+if ((RUN_THROUGHPUT)); then part_throughput; else throughput_not_run "$( [ "$MIXED" = only ] && echo MIXED=only || echo SCALE=only)"; fi
+if ((RUN_MIXED)); then part_mixed; else mixed_not_run "$( [ "$MIXED" = 0 ] && echo MIXED=0 || echo SCALE=only)"; fi
+if ((RUN_SCALE)); then
+  part_scale
+else
+  not_run "flat cost: GET /employee/{id}, /ticket/my/, /ticket/?skip=N-100, /ticket/?after_id=N-100 at $SCALE_TICKETS tickets ≤ 1.5 × slower than at $SMALL_TICKETS (c16, c64)" \
+    "the data-growth part runs with SCALE=1 or SCALE=only"
+fi
 
 elapsed=$(($(date +%s) - started))
 {
   echo
-  echo "## Targets (issue 6)"
+  echo "## Targets"
   echo
   echo "| target | measured | |"
   echo "| --- | --- | --- |"
@@ -752,7 +1298,7 @@ elapsed=$(($(date +%s) - started))
   echo
   echo "Load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
-  echo "$PASSED passed, $FAILED failed. Reproduce: \`$( [ "$DB_KIND" = postgres ] && printf "BENCH_DATABASE_URL='%s' " "$(redacted_url)")$( [ "$SCALE" != 0 ] && printf 'SCALE=%s ' "$SCALE")$( [ "$QUICK" = 1 ] && printf 'QUICK=1 ')bash bench/run.sh\` (took $((elapsed / 60)) min $((elapsed % 60)) s)."
+  echo "$PASSED passed, $FAILED failed$( ((NOT_RUN)) && printf ', %s not measured in this run' "$NOT_RUN"). Reproduce: \`$( [ "$DB_KIND" = postgres ] && printf "BENCH_DATABASE_URL='%s' " "$(redacted_url)")$( [ "$SCALE" != 0 ] && printf 'SCALE=%s ' "$SCALE")$( [ "$MIXED" != 1 ] && printf 'MIXED=%s ' "$MIXED")$( [ "$PEER" != 1 ] && printf 'PEER=%s ' "$PEER")$( [ "$QUICK" = 1 ] && printf 'QUICK=1 ')bash bench/run.sh\` (took $((elapsed / 60)) min $((elapsed % 60)) s)."
 } >>"$REPORT"
 
 cat "$REPORT"
