@@ -516,7 +516,7 @@ machine() {
   ((RUN_THROUGHPUT)) && parts+=(throughput)
   ((RUN_MIXED)) && parts+=("mixed$( ((RUN_PEER)) || echo ' (without PocketBase)')")
   ((RUN_SCALE)) && parts+=(scale)
-  echo "- parts: ${parts[*]}"
+  echo "- parts: $(IFS=,; echo "${parts[*]}" | sed 's/,/, /g')"
   echo "- wrk: \`wrk -t$THREADS -c{16,64} -d$DURATION --latency -s bench/wrk.lua\` (logins: -d$LOGIN_DURATION, and -c200 -d$LOGIN_C200_DURATION; mixed workload: -d$MIXED_DURATION -s bench/mixed.lua; uncached list: -s bench/pages.lua), load generator and server on the same cores$(pg_local && echo ", and PostgreSQL too")"
   echo "- load average before the run: $LOAD_START (anything else running skews the absolute figures; ratios less so)"
 }
@@ -858,6 +858,8 @@ profile_mixed() {
     PROFILE_NOTE="no profile: this ticketapi has no -pprof"
     return 0
   fi
+  local tickets_then
+  tickets_then=$(tickets_in "$dir")
   say "  profiling ticketapi for ${secs} s during an unrecorded mixed run (c16)"
   BENCH_KIND=ticketapi BENCH_TOKEN=$TOKEN wrk -t"$THREADS" -c16 -d"$((secs + 3))s" -s bench/mixed.lua "${BASE%/api/v1}" >"$tmp/profile-wrk.txt" &
   local wrk_pid=$!
@@ -888,7 +890,20 @@ profile_mixed() {
   local header
   header=$(go tool pprof -top -nodecount=1 "$prof" 2>/dev/null | grep -E '^Duration' | head -1)
   PROFILE_NOTE="ticketapi's CPU profile (\`go tool pprof -seconds $secs\` on \`serve -pprof\`) during an extra, unrecorded"
-  PROFILE_NOTE+=" mixed run with 16 connections ($rps req/s with the profiler on): $header"
+  PROFILE_NOTE+=" mixed run with 16 connections ($rps req/s with the profiler on), on the instance the measured run with"
+  PROFILE_NOTE+=" 16 connections left ($tickets_then tickets, some $((tickets_then / 101)) an employee). $header."
+}
+
+# mixed_growth_text: the tickets an employee has at the end of each mixed run.
+mixed_growth_text() {
+  local id out=() n
+  for id in t_mixed/16 p_mixed/16 t_mixed/64 p_mixed/64; do
+    [ -n "${GROWTH[$id]:-}" ] || continue
+    n=${GROWTH[$id]##* }
+    out+=("$([ "${id%%_*}" = t ] && echo ticketapi || echo PocketBase) c${id##*/}: $((n / 101))")
+  done
+  local IFS=,
+  echo "tickets per employee at the end: ${out[*]}" | sed 's/,/, /g'
 }
 
 # side_row KEY LABEL CONNS: a side-by-side row of t_KEY and p_KEY.
@@ -1109,7 +1124,8 @@ part_mixed() {
     echo "Mixed workload (bench/mixed.lua): every request picks one of the 101 employees at random; $((100 - MIXED_WRITES))% read it with"
     echo "its tickets (ticketapi \`GET /api/v1/employee/{id}\`, PocketBase \`GET /api/collections/employees/records/{id}?expand=tickets_via_employee\`),"
     echo "$MIXED_WRITES% add a ticket to it (\`POST /api/v1/ticket/{id}\`, \`POST /api/collections/tickets/records\`), so the data grows"
-    echo "during the run (the last column: the tickets in the database before and after the run). Each run"
+    echo "during the run (the last column: the tickets in the database before and after the run; a faster server writes"
+    echo "more, so its reads return more tickets: $(mixed_growth_text)). Each run"
     echo "starts on fresh instances seeded alike (101 employees, 500 tickets over employees 1..100), lasts $MIXED_DURATION"
     echo "after an unrecorded $FIRST_WARMUP warm-up (reads only), and is set against the ceiling measured just before and"
     echo "just after it (the two figures in brackets)."
