@@ -216,13 +216,8 @@ func (a *app) rehash(r *http.Request, u *User, password string) {
 	u.hashedPassword = hash
 }
 
-// GET /me: the caller, even a disabled one; already encoded when it came
-// from the user cache (SQLite).
+// GET /me: the caller, even a disabled one.
 func (a *app) me(w http.ResponseWriter, r *http.Request, caller *User) {
-	if caller.me != nil {
-		writeEncoded(w, http.StatusOK, caller.me)
-		return
-	}
 	writeJSON(w, http.StatusOK, caller)
 }
 
@@ -684,19 +679,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 var newline = []byte{'\n'}
 
-// Header values every answer carries, made once instead of per request.
-// Shared by all answers: they are only ever replaced, never appended to.
-var (
-	jsonContentType = []string{"application/json; charset=utf-8"}
-	nosniff         = []string{"nosniff"}
-	noStore         = []string{"no-store"}
-)
-
 // writeEncoded answers with a body already encoded as JSON.
 func writeEncoded(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(body) + 1)}
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
 	w.WriteHeader(status)
 	w.Write(body) // body may be a cached answer: never appended to
 	w.Write(newline)

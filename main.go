@@ -101,9 +101,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 	if *addr != "" {
 		cfg.ListenAddr = *addr
 	}
-	logs := newBatchWriter(stderr, logBatchDelay)
-	defer logs.Close()
-	logger := newLogger(cfg, logs)
+	logger := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if *profileAddr != "" {

@@ -32,7 +32,6 @@ type User struct {
 	Updated     *string  `json:"updated"`
 
 	hashedPassword string // loaded for login and token checks, never encoded
-	me             []byte // this user encoded for GET /me, when it came from the user cache
 }
 
 // Employee is a person tickets are about, with all of their tickets.

@@ -152,9 +152,6 @@ func (s *Store) inTx(ctx context.Context, f func(*txn) error) error {
 	job := writeJob{ctx: ctx, f: f, done: make(chan error, 1)}
 	s.jobs <- job
 	err := <-job.done
-	if memo, _ := ctx.Value(versionMemoKey{}).(*versionMemo); memo != nil {
-		memo.read = false // a reading from before this write is stale for this request now
-	}
 	if f, ok := uniqueViolation(err); ok {
 		return f // another write got there first: the same answer as the store's own check
 	}
