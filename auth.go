@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -212,22 +211,15 @@ type tokens struct {
 	key      []byte
 	lifetime time.Duration
 	parser   *jwt.Parser
-
-	// verified remembers tokens whose signature and claims were checked:
-	// the same string needs no second check, only its expiry. Bounded: it
-	// starts over when full.
-	mu       sync.Mutex
-	verified map[string]*claims
-	// fingerprints remembers passwordFingerprint's answers (an HMAC per
-	// request adds up); bounded like verified.
-	fingerprints map[string]string
+	// Checking a token's signature and claims, and its password
+	// fingerprint, on every request is work done again for the same token:
+	// tokenmemo.go remembers both answers.
+	verified     *memo[string, *claims] // token → its checked claims
+	fingerprints *memo[string, string]  // password hash → passwordFingerprint
 }
 
-// maxRemembered bounds verified and fingerprints each.
-const maxRemembered = 10000
-
 func newTokens(secret string, lifetime time.Duration) *tokens {
-	return &tokens{key: []byte(secret), lifetime: lifetime, verified: map[string]*claims{}, fingerprints: map[string]string{},
+	return &tokens{key: []byte(secret), lifetime: lifetime, verified: newMemo[string, *claims](), fingerprints: newMemo[string, string](),
 		// HS256 only: "none", other HMAC sizes and RSA/EC are all refused.
 		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt())}
 }
@@ -253,27 +245,21 @@ var (
 	errTokenExpired = errors.New("token has expired")
 )
 
-// parse checks a token's signature, algorithm and claims.
+// parse checks a token's signature, algorithm and claims; a token checked
+// before needs only its expiry checked again.
 func (t *tokens) parse(raw string) (*claims, error) {
-	t.mu.Lock()
-	c, seen := t.verified[raw]
-	t.mu.Unlock()
-	if seen {
-		if !time.Now().Before(c.ExpiresAt.Time) {
-			return nil, errTokenExpired
+	c, seen := t.verified.get(raw)
+	if !seen {
+		var err error
+		if c, err = t.verify(raw); err != nil {
+			return nil, err
 		}
-		return c, nil
+		t.verified.put(raw, c)
 	}
-	c, err := t.verify(raw)
-	if err == nil {
-		t.mu.Lock()
-		if len(t.verified) >= maxRemembered {
-			clear(t.verified)
-		}
-		t.verified[raw] = c
-		t.mu.Unlock()
+	if !time.Now().Before(c.ExpiresAt.Time) {
+		return nil, errTokenExpired
 	}
-	return c, err
+	return c, nil
 }
 
 func (t *tokens) verify(raw string) (*claims, error) {
@@ -290,17 +276,10 @@ func (t *tokens) verify(raw string) (*claims, error) {
 
 // matches tells whether the token was issued under the user's current password.
 func (t *tokens) matches(c *claims, u *User) bool {
-	t.mu.Lock()
-	fp, ok := t.fingerprints[u.hashedPassword]
-	t.mu.Unlock()
+	fp, ok := t.fingerprints.get(u.hashedPassword)
 	if !ok {
 		fp = t.passwordFingerprint(u.hashedPassword)
-		t.mu.Lock()
-		if len(t.fingerprints) >= maxRemembered {
-			clear(t.fingerprints)
-		}
-		t.fingerprints[u.hashedPassword] = fp
-		t.mu.Unlock()
+		t.fingerprints.put(u.hashedPassword, fp)
 	}
 	return hmac.Equal([]byte(c.Pwd), []byte(fp))
 }

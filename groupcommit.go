@@ -1,7 +1,9 @@
 package main
 
 // groupcommit.go: the writer goroutine. Writes waiting together share one
-// transaction and one commit, each inside its own savepoint.
+// transaction and one commit, each inside its own savepoint: a commit
+// costs far more than a small insert. With 64 clients creating tickets
+// this makes 6 200 writes/s instead of 4 100 (docs/performance.md).
 
 import (
 	"context"

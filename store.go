@@ -140,14 +140,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // now is the timestamp format of the original, in UTC.
 func now() string { return time.Now().UTC().Format(time.DateTime) }
 
-// inTx runs f as one write: all of it is committed, or none of it.
-//
-// Writes are serialized through one goroutine (writeLoop) that owns the
-// writer connection. When several writes are waiting, it runs them in one
-// transaction, each inside its own SAVEPOINT (so a write that fails undoes
-// only itself), and commits once for all of them: committing costs far
-// more than a small insert, so under load this "group commit" multiplies
-// the writes per second. inTx returns only after the commit.
+// inTx runs f as one write: all of it is committed, or none of it. The
+// writer goroutine runs it (groupcommit.go), in one commit with the other
+// writes waiting then; inTx returns once that commit is done.
 func (s *Store) inTx(ctx context.Context, f func(*txn) error) error {
 	job := writeJob{ctx: ctx, f: f, done: make(chan error, 1)}
 	s.jobs <- job
