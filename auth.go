@@ -1,8 +1,9 @@
 package main
 
 // auth.go: password hashes (argon2id and bcrypt, in the formats passlib
-// writes, so the original's users keep their passwords) and JWT access
-// tokens.
+// writes, so the original's users keep their passwords), with a bound on how
+// many run at once, and JWT access tokens. Who may call a route is rbac.go;
+// counting failed logins is throttle.go.
 
 import (
 	"context"

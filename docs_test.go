@@ -19,6 +19,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"maps"
 	"net/http"
@@ -26,6 +29,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -1288,4 +1292,49 @@ func TestOpenAPIDocsPage(t *testing.T) {
 			ts.call("GET", "/docs/"+name, "", nil).expect(http.StatusNotFound, "Not Found")
 		}
 	})
+}
+
+// TestTourNamesRealFunctions: docs/tour.md follows requests through the
+// code; every function it names as `name()` and every file it names as
+// `file.go` must exist, so the tour cannot drift from the code unnoticed.
+func TestTourNamesRealFunctions(t *testing.T) {
+	t.Parallel()
+	tour, err := os.ReadFile("docs/tour.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]bool{}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok {
+				declared[fn.Name.Name] = true
+			}
+		}
+	}
+	names := regexp.MustCompile("`([A-Za-z_][A-Za-z0-9_]*)\\(\\)`").FindAllStringSubmatch(string(tour), -1)
+	if len(names) < 30 {
+		t.Fatalf("the tour names only %d functions; has its form changed?", len(names))
+	}
+	for _, m := range names {
+		if !declared[m[1]] {
+			t.Errorf("docs/tour.md names %s(), which no file declares", m[1])
+		}
+	}
+	for _, m := range regexp.MustCompile("`([a-z_]+\\.go)`").FindAllStringSubmatch(string(tour), -1) {
+		if _, err := os.Stat(m[1]); err != nil {
+			t.Errorf("docs/tour.md names %s: %v", m[1], err)
+		}
+	}
 }

@@ -1,8 +1,10 @@
 // Command ticketapi is a REST API server for a small ticket system: users,
 // employees and tickets behind OAuth2 password login, JWT bearer tokens and
 // role-based access control. Read this file top to bottom: the command line,
-// the configuration, then serve: open the store, build the routes, start the
-// server, wait for a signal, shut down.
+// then serve: read the config (config.go), open the store, build the routes
+// (handlers.go), start the server, wait for a signal, shut down. The other
+// commands (set-password, backup, copy) follow. docs/tour.md follows three
+// requests through the code.
 package main
 
 import (
