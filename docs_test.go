@@ -1338,3 +1338,35 @@ func TestTourNamesRealFunctions(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsNameRealTests: the docs (the security table above all) point at
+// the tests that pin each claim; every test they name must exist.
+func TestDocsNameRealTests(t *testing.T) {
+	t.Parallel()
+	docs, _ := filepath.Glob("docs/*.md")
+	sources, _ := filepath.Glob("*_test.go")
+	var tests strings.Builder
+	for _, name := range sources {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tests.Write(data)
+	}
+	named := 0
+	for _, doc := range append(docs, "README.md") {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile("`((Test|Fuzz|Benchmark)[A-Za-z0-9_]+)`").FindAllStringSubmatch(string(data), -1) {
+			named++
+			if !strings.Contains(tests.String(), "func "+m[1]+"(") {
+				t.Errorf("%s names %s, which no test file declares", doc, m[1])
+			}
+		}
+	}
+	if named < 20 {
+		t.Fatalf("the docs name only %d tests; has the security table moved?", named)
+	}
+}
