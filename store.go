@@ -278,18 +278,19 @@ func (s *Store) ListUsers(ctx context.Context, p page) ([]User, error) {
 	return users, rows.Err()
 }
 
-// uniqueRule is one value that no two rows of a table may share.
+// uniqueRule is one value that no two rows of a table may share: query
+// finds another row (id != ?) that holds it.
 type uniqueRule struct {
-	where string // matches another row holding the value
+	query string
 	value string
 	err   failure
 }
 
-// checkUnique answers the first rule that another row of table breaks.
+// checkUnique answers the first rule that another row than id breaks.
 // Emails compare without case (ASCII letters, as SQLite's lower() folds).
-func checkUnique(ctx context.Context, tx *txn, table string, id int64, rules ...uniqueRule) error {
+func checkUnique(ctx context.Context, tx *txn, id int64, rules ...uniqueRule) error {
 	for _, r := range rules {
-		taken, err := exists(ctx, tx, "SELECT 1 FROM "+table+" WHERE "+r.where+" AND id != ?", r.value, id)
+		taken, err := exists(ctx, tx, r.query, r.value, id)
 		if err != nil {
 			return err
 		}
@@ -301,16 +302,16 @@ func checkUnique(ctx context.Context, tx *txn, table string, id int64, rules ...
 }
 
 func checkUserUnique(ctx context.Context, tx *txn, u *User) error {
-	return checkUnique(ctx, tx, "users", u.ID,
-		uniqueRule{"username = ?", u.Username, errUsernameTaken},
-		uniqueRule{"lower(email) = lower(?)", u.Email, errEmailTaken},
-		uniqueRule{"phone = ?", u.Phone, errPhoneTaken})
+	return checkUnique(ctx, tx, u.ID,
+		uniqueRule{"SELECT 1 FROM users WHERE username = ? AND id != ?", u.Username, errUsernameTaken},
+		uniqueRule{"SELECT 1 FROM users WHERE lower(email) = lower(?) AND id != ?", u.Email, errEmailTaken},
+		uniqueRule{"SELECT 1 FROM users WHERE phone = ? AND id != ?", u.Phone, errPhoneTaken})
 }
 
 func checkEmployeeUnique(ctx context.Context, tx *txn, e *Employee) error {
-	return checkUnique(ctx, tx, "employees", e.ID,
-		uniqueRule{"lower(email) = lower(?)", e.Email, errEmailTaken},
-		uniqueRule{"phone = ?", e.Phone, errPhoneTaken})
+	return checkUnique(ctx, tx, e.ID,
+		uniqueRule{"SELECT 1 FROM employees WHERE lower(email) = lower(?) AND id != ?", e.Email, errEmailTaken},
+		uniqueRule{"SELECT 1 FROM employees WHERE phone = ? AND id != ?", e.Phone, errPhoneTaken})
 }
 
 func roleJSON(roles []string) string {
