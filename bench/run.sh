@@ -924,7 +924,7 @@ part_mixed() {
 
   # -- Side by side: the single operations, on one instance of each server.
   if ((RUN_PEER)); then
-    tdir=$tmp/side pdir=$tmp/pb-side
+    tdir=$tmp/side pdir=$tmp/pb_side
     new_instance "$tdir"
     start_server "$tdir"
     TOKEN=$(login admin "$ADMIN_PASSWORD") || die "admin login failed"
@@ -1008,7 +1008,7 @@ part_mixed() {
   # Per number of connections: ceiling, ticketapi, ceiling, PocketBase, ceiling.
   REQ_SCRIPT=bench/mixed.lua REQ_METHOD=GET REQ_BODY="" REQ_CTYPE=""
   for conns in 16 64; do
-    tdir=$tmp/mixed-$conns pdir=$tmp/pb-mixed-$conns
+    tdir=$tmp/mixed$conns pdir=$tmp/pb_mixed$conns
     SERVER_ARGS=()
     if ((PROFILE && conns == 16)); then
       "$tmp/ticketapi" serve -h >"$tmp/serve-help.txt" 2>&1 || true
