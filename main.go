@@ -103,7 +103,9 @@ func cmdServe(args []string, stderr io.Writer) error {
 	if *addr != "" {
 		cfg.ListenAddr = *addr
 	}
-	logger := newLogger(cfg, stderr)
+	logs := newBatchWriter(stderr, logBatchDelay)
+	defer logs.Close()
+	logger := newLogger(cfg, logs)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if *profileAddr != "" {
