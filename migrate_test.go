@@ -182,8 +182,8 @@ func TestOriginalDatabaseUpgrade(t *testing.T) {
 	})
 
 	t.Run("schema is upgraded", func(t *testing.T) {
-		if v := stScalar(t, db, "PRAGMA user_version"); v != int64(1) {
-			t.Errorf("user_version = %v, want 1", v)
+		if v := stScalar(t, db, "PRAGMA user_version"); v != int64(len(sqliteDialect.migrations)) {
+			t.Errorf("user_version = %v, want %d", v, len(sqliteDialect.migrations))
 		}
 		for _, table := range []string{"users", "employees", "tickets"} {
 			sqlText, _ := stScalar(t, db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", table).(string)
@@ -313,8 +313,8 @@ func TestOriginalDatabaseUpgrade(t *testing.T) {
 		if got := stSchema(t, again.store.read.DB); !reflect.DeepEqual(got, schema) {
 			t.Errorf("schema changed on the second open:\n got  %q\n want %q", got, schema)
 		}
-		if v := stScalar(t, again.store.read.DB, "PRAGMA user_version"); v != int64(1) {
-			t.Errorf("user_version = %v, want 1", v)
+		if v := stScalar(t, again.store.read.DB, "PRAGMA user_version"); v != int64(len(sqliteDialect.migrations)) {
+			t.Errorf("user_version = %v, want %d", v, len(sqliteDialect.migrations))
 		}
 		admin := again.token("admin", "passWord@1")
 
@@ -400,4 +400,69 @@ func TestShippedDatabaseUpgrade(t *testing.T) {
 		}
 		ts.call("POST", "/employee/", admin, validEmployee(9002)).expect(200)
 	})
+}
+
+// TestEmployeeTicketsIndexCovers: a database made before the employee's
+// ticket index held every ticket column is given the wider index on its
+// next start, and an employee's tickets are then read from the index alone.
+func TestEmployeeTicketsIndexCovers(t *testing.T) {
+	ts := newTestServer(t)
+	cfg, db := ts.cfg, ts.store.write.DB
+	postgres := ts.store.dialect == postgresDialect
+	indexColumns := func(db *sql.DB) string {
+		t.Helper()
+		if postgres {
+			def, _ := stScalar(t, db, "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_tickets_employee_id' AND schemaname = current_schema()").(string)
+			_, columns, _ := strings.Cut(def, "(")
+			return strings.TrimSuffix(columns, ")")
+		}
+		rows, err := db.Query("SELECT name FROM pragma_index_info('ix_tickets_employee_id') ORDER BY seqno")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var names []string
+		for rows.Next() {
+			var name string
+			rows.Scan(&name)
+			names = append(names, name)
+		}
+		return strings.Join(names, ", ")
+	}
+	const wide = "employee_id, id, title, description, status, owner_id, created, updated"
+	if got := indexColumns(db); got != wide {
+		t.Fatalf("a new database's ix_tickets_employee_id is on (%s), want (%s)", got, wide)
+	}
+
+	// Back to the schema before: the narrow index, schema version 1.
+	for _, stmt := range []string{"DROP INDEX ix_tickets_employee_id", "CREATE INDEX ix_tickets_employee_id ON tickets (employee_id)",
+		map[bool]string{false: "PRAGMA user_version = 1", true: "UPDATE schema_version SET version = 1"}[postgres]} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	ts.srv.Close()
+	ts.store.Close()
+
+	again := newTestServer(t, func(c *Config) { c.DatabaseURL = cfg.DatabaseURL })
+	if got := indexColumns(again.store.write.DB); got != wide {
+		t.Errorf("after the upgrade ix_tickets_employee_id is on (%s), want (%s)", got, wide)
+	}
+	if !postgres {
+		plan := ""
+		rows, err := again.store.read.DB.Query("EXPLAIN QUERY PLAN SELECT "+ticketColumns+" FROM tickets WHERE employee_id = ? ORDER BY id", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			rows.Scan(&id, &parent, &unused, &detail)
+			plan += detail + "; "
+		}
+		rows.Close()
+		if !strings.Contains(plan, "COVERING INDEX ix_tickets_employee_id") || strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("an employee's tickets are not read from the index alone, in order: %s", plan)
+		}
+	}
 }
