@@ -501,11 +501,17 @@ func (a *app) createTicket(w http.ResponseWriter, r *http.Request, caller *User)
 	a.reply(w, r, created, err)
 }
 
-// GET /ticket/?skip=&limit=&after_id=
+// GET /ticket/?skip=&limit=&after_id=, and the filters and sort of lists.go
 func (a *app) listTickets(w http.ResponseWriter, r *http.Request, caller *User) {
 	q := a.parse(w, r)
 	p := q.page()
+	l := q.ticketFilters()
 	if !q.valid() {
+		return
+	}
+	if l.given {
+		tickets, err := a.store.FindTickets(r.Context(), l, p)
+		a.reply(w, r, tickets, err)
 		return
 	}
 	tickets, err := a.store.ListTickets(r.Context(), p)
@@ -516,7 +522,14 @@ func (a *app) listTickets(w http.ResponseWriter, r *http.Request, caller *User) 
 func (a *app) listMyTickets(w http.ResponseWriter, r *http.Request, caller *User) {
 	q := a.parse(w, r)
 	p := q.page()
+	l := q.ticketFilters()
 	if !q.valid() {
+		return
+	}
+	if l.given {
+		l.where("owner_id = ?", caller.ID)
+		tickets, err := a.store.FindTickets(r.Context(), l, p)
+		a.reply(w, r, tickets, err)
 		return
 	}
 	tickets, err := a.store.ListTicketsOf(r.Context(), caller.ID, p)

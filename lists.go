@@ -1,0 +1,288 @@
+package main
+
+// lists.go: the filters and sort orders the list routes take in the query
+// (docs/api.md §5, "Filters and sorting"). A request's parameters become a
+// listQuery: conditions from a fixed list of SQL fragments with ?
+// placeholders, and an order from a fixed list of columns. A client's text
+// only ever travels as an argument, never as SQL.
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// listQuery is what a list request asked for beyond its page: the
+// conditions a row must meet (all of them) and the order of the rows.
+type listQuery struct {
+	conds []string // SQL fragments written in this file, each with ? placeholders
+	args  []any    // the arguments of conds' placeholders, in order
+	order []sortKey
+	given bool // a filter or sort parameter was in the query
+}
+
+// sortKey is one column of an ORDER BY.
+type sortKey struct {
+	column string
+	desc   bool
+}
+
+// where adds a condition; cond is always a constant of this file.
+func (l *listQuery) where(cond string, args ...any) {
+	l.conds = append(l.conds, cond)
+	l.args = append(l.args, args...)
+}
+
+// listSpec is what one resource's list allows: the sort fields a client
+// may name, each with its column.
+type listSpec struct {
+	sortFields []string          // in the order the 422 message lists them
+	columns    map[string]string // sort field → column
+}
+
+var (
+	ticketList = listSpec{
+		sortFields: []string{"id", "created", "status", "title", "employee_id"},
+		columns: map[string]string{"id": "id", "created": "created", "status": "status", "title": "title",
+			"employee_id": "employee_id"},
+	}
+	employeeList = listSpec{
+		sortFields: []string{"id", "created", "last_name", "first_name", "country", "city"},
+		columns: map[string]string{"id": "id", "created": "created", "last_name": "last_name",
+			"first_name": "first_name", "country": "country", "city": "city"},
+	}
+	userList = listSpec{
+		sortFields: []string{"id", "created", "username", "last_name", "first_name"},
+		columns: map[string]string{"id": "id", "created": "created", "username": "username",
+			"last_name": "last_name", "first_name": "first_name"},
+	}
+)
+
+// sortPattern is the sort parameter's pattern in openapi.json: a field,
+// then more after commas, each optionally after "-".
+func (spec listSpec) sortPattern() string {
+	field := "-?(" + strings.Join(spec.sortFields, "|") + ")"
+	return "^" + field + "(," + field + ")*$"
+}
+
+// textColumns are the sortable columns that hold text: PostgreSQL compares
+// them byte by byte (COLLATE "C"), as SQLite does, so both sort alike.
+var textColumns = map[string]bool{"created": true, "status": true, "title": true, "last_name": true,
+	"first_name": true, "country": true, "city": true, "username": true}
+
+// selectSQL is one SELECT of a page of the list: base ("SELECT ... FROM
+// table"), then the conditions, the order, the page. NULLs (only rows
+// copied from the original can hold them) sort first ascending and last
+// descending on both databases, as SQLite does.
+func (l *listQuery) selectSQL(d *dialect, base string, p page) (string, []any) {
+	var b strings.Builder
+	b.WriteString(base)
+	b.WriteString(" WHERE id > ?")
+	for _, c := range l.conds {
+		b.WriteString(" AND ")
+		b.WriteString(c)
+	}
+	b.WriteString(" ORDER BY ")
+	b.WriteString(l.orderBy(d))
+	b.WriteString(" LIMIT ? OFFSET ?")
+	args := append([]any{p.after}, l.args...)
+	return b.String(), append(args, p.limit, p.skip)
+}
+
+// orderBy is the ORDER BY list: the sort keys, always ending with id.
+func (l *listQuery) orderBy(d *dialect) string {
+	var keys []string
+	for _, k := range l.order {
+		key := k.column
+		if d == postgresDialect && textColumns[k.column] {
+			key += ` COLLATE "C"`
+		}
+		switch {
+		case k.column == "id" && k.desc:
+			key += " DESC"
+		case k.column == "id":
+		case k.desc:
+			key += " DESC NULLS LAST"
+		default:
+			key += " ASC NULLS FIRST"
+		}
+		keys = append(keys, key)
+	}
+	if len(l.order) == 0 || l.order[len(l.order)-1].column != "id" {
+		keys = append(keys, "id")
+	}
+	return strings.Join(keys, ", ")
+}
+
+// queryList runs a list's SELECT unprepared: filter combinations are too
+// many to keep each one prepared for good, as the pool does with the rest.
+func (s *Store) queryList(ctx context.Context, l *listQuery, base string, p page) (*sql.Rows, error) {
+	query, args := l.selectSQL(s.dialect, base, p)
+	return s.read.DB.QueryContext(ctx, s.dialect.rebind(query), args...)
+}
+
+// FindTickets is a page of the tickets that meet l, in l's order.
+func (s *Store) FindTickets(ctx context.Context, l *listQuery, p page) ([]Ticket, error) {
+	return scanTickets(s.queryList(ctx, l, "SELECT "+ticketColumns+" FROM tickets", p))
+}
+
+// ---- reading the query ----
+
+// filters reads a list route's filter and sort parameters from the query
+// into a listQuery; each problem found joins the request's 422.
+type filters struct {
+	q      *request
+	values url.Values
+	l      *listQuery
+}
+
+func (q *request) filters() *filters {
+	return &filters{q: q, values: q.r.URL.Query(), l: &listQuery{}}
+}
+
+func (f *filters) problem(typ, name, msg string, input any, ctx map[string]any) {
+	f.q.problems = append(f.q.problems, fieldError{Type: typ, Loc: []any{"query", name}, Msg: msg, Input: input, Ctx: ctx})
+}
+
+// all returns every value of a parameter, and notes that one was given.
+func (f *filters) all(name string) []string {
+	v := f.values[name]
+	if len(v) > 0 {
+		f.l.given = true
+	}
+	return v
+}
+
+// text reads a parameter's first value, checked like a body field; ok is
+// false when it is absent or has a problem.
+func (f *filters) text(name string, min, max int, pat string) (s string, ok bool) {
+	v := f.all(name)
+	if len(v) == 0 {
+		return "", false
+	}
+	return v[0], f.checkText(name, v[0], min, max, pat)
+}
+
+func (f *filters) checkText(name, s string, min, max int, pat string) bool {
+	if !storable(s) {
+		f.problem("string_unicode", name, "Input should be a valid string, unable to parse raw data as a unicode string", s, nil)
+		return false
+	}
+	if p := checkText(s, min, max, pat); p != nil {
+		p.Loc = []any{"query", name}
+		f.q.problems = append(f.q.problems, *p)
+		return false
+	}
+	return true
+}
+
+// id reads an id (an integer ≥ 0) to match exactly.
+func (f *filters) id(name, cond string) {
+	v := f.all(name)
+	if len(v) == 0 {
+		return
+	}
+	n, problem := parseInt("query", name, v[0])
+	if problem == nil && n < 0 {
+		problem = &fieldError{Type: "greater_than_equal", Loc: []any{"query", name}, Input: v[0],
+			Msg: "Input should be greater than or equal to 0", Ctx: map[string]any{"ge": 0}}
+	}
+	if problem != nil {
+		f.q.problems = append(f.q.problems, *problem)
+		return
+	}
+	f.l.where(cond, n)
+}
+
+// instant reads a date (midnight UTC) or an RFC 3339 date and time, as the
+// text of created: "2006-01-02 15:04:05" in UTC, which compares as time
+// does. A fraction of a second rounds up: created holds whole seconds, so
+// created ≥ t and created < t keep their meaning.
+func (f *filters) instant(name, cond string) {
+	v := f.all(name)
+	if len(v) == 0 {
+		return
+	}
+	t, err := time.Parse(time.DateOnly, v[0])
+	if err != nil {
+		t, err = time.Parse(time.RFC3339Nano, v[0])
+	}
+	if err != nil {
+		f.problem("datetime_parsing", name, "Input should be a date (2025-01-31) or a date and time "+
+			"in RFC 3339 (2025-01-31T12:00:00Z)", v[0], nil)
+		return
+	}
+	if t.Nanosecond() != 0 {
+		t = t.Truncate(time.Second).Add(time.Second)
+	}
+	f.l.where(cond, t.UTC().Format(time.DateTime))
+}
+
+// search reads q, matched as a substring of each of the columns: ASCII
+// letters without case on both databases (lower()), every other letter
+// also on PostgreSQL. An empty q filters nothing.
+func (f *filters) search(conds string, columns int) {
+	s, ok := f.text("q", 0, 64, "")
+	if !ok || s == "" {
+		return
+	}
+	pattern := "%" + likeEscaper.Replace(s) + "%"
+	args := make([]any, columns)
+	for i := range args {
+		args[i] = pattern
+	}
+	f.l.where(conds, args...)
+}
+
+// likeEscaper makes %, _ and \ plain text in a LIKE pattern (ESCAPE '\').
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// sort reads sort: fields of spec, comma-separated, each once, "-" first
+// for descending. Fields after id change nothing (ids are unique) and are
+// dropped.
+func (f *filters) sort(spec listSpec) {
+	v := f.all("sort")
+	if len(v) == 0 {
+		return
+	}
+	var order []sortKey
+	seen := map[string]bool{}
+	for _, field := range strings.Split(v[0], ",") {
+		name, desc := strings.CutPrefix(field, "-")
+		column, known := spec.columns[name]
+		if !known || seen[name] {
+			expected := "'" + strings.Join(spec.sortFields, "', '") + "'"
+			f.problem("enum", "sort", "Input should be a comma-separated list of fields among "+expected+
+				", each at most once, each optionally after '-' (descending)", v[0], map[string]any{"expected": expected})
+			return
+		}
+		seen[name] = true
+		if !seen["id"] || name == "id" {
+			order = append(order, sortKey{column, desc})
+		}
+	}
+	f.l.order = order
+}
+
+// ticketFilters reads the filters and sort of GET /ticket/ and GET /ticket/my/.
+func (q *request) ticketFilters() *listQuery {
+	f := q.filters()
+	var statuses []any
+	for _, s := range f.all("status") {
+		if f.checkText("status", s, 3, 16, patternTicketText) {
+			statuses = append(statuses, s)
+		}
+	}
+	if len(statuses) > 0 {
+		f.l.where("status IN ("+strings.Repeat("?, ", len(statuses)-1)+"?)", statuses...)
+	}
+	f.id("employee_id", "employee_id = ?")
+	f.id("creator_id", "owner_id = ?")
+	f.instant("created_after", "created >= ?")
+	f.instant("created_before", "created < ?")
+	f.search(`(lower(title) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(description) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`, 2)
+	f.sort(ticketList)
+	return f.l
+}
