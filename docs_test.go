@@ -1042,6 +1042,7 @@ func TestOpenAPIPatternsMatchModels(t *testing.T) {
 	want[timestamp] = true
 	// The sort parameters' fields (lists.go).
 	want[ticketList.sortPattern()] = true
+	want[employeeList.sortPattern()] = true
 
 	found := map[string]bool{}
 	var walk func(v any, where string)

@@ -440,11 +440,17 @@ func (a *app) createEmployee(w http.ResponseWriter, r *http.Request, caller *Use
 	a.reply(w, r, created, err)
 }
 
-// GET /employee/?skip=&limit=&after_id=
+// GET /employee/?skip=&limit=&after_id=, and the filters and sort of lists.go
 func (a *app) listEmployees(w http.ResponseWriter, r *http.Request, caller *User) {
 	q := a.parse(w, r)
 	p := q.page()
+	l := q.employeeFilters()
 	if !q.valid() {
+		return
+	}
+	if l.given { // not cached: the cache's key would have to be the whole query
+		employees, err := a.store.FindEmployees(r.Context(), l, p)
+		a.reply(w, r, employees, err)
 		return
 	}
 	body, err := a.store.CachedAnswer(r.Context(), fmt.Sprintf("employees %d %d %d", p.after, p.skip, p.limit),

@@ -128,6 +128,46 @@ func (s *Store) FindTickets(ctx context.Context, l *listQuery, p page) ([]Ticket
 	return scanTickets(s.queryList(ctx, l, "SELECT "+ticketColumns+" FROM tickets", p))
 }
 
+// FindEmployees is a page of the employees that meet l, in l's order,
+// each with its tickets: two queries a page, as ListEmployees.
+func (s *Store) FindEmployees(ctx context.Context, l *listQuery, p page) ([]Employee, error) {
+	rows, err := s.queryList(ctx, l, "SELECT "+employeeColumns+" FROM employees", p)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	employees := []Employee{}
+	index := map[int64]int{}
+	ids := []any{}
+	for rows.Next() {
+		e, err := scanEmployee(rows)
+		if err != nil {
+			return nil, err
+		}
+		index[e.ID] = len(employees)
+		employees = append(employees, *e)
+		ids = append(ids, e.ID)
+	}
+	if err := rows.Err(); err != nil || len(employees) == 0 {
+		return employees, err
+	}
+	tickets, err := scanTickets(s.read.DB.QueryContext(ctx, s.dialect.rebind("SELECT "+ticketColumns+" FROM tickets "+
+		"WHERE employee_id IN ("+placeholders(len(ids))+") ORDER BY employee_id, id"), ids...))
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tickets {
+		i := index[t.EmployeeID]
+		employees[i].Tickets = append(employees[i].Tickets, t)
+	}
+	return employees, nil
+}
+
+// placeholders is n ? placeholders, comma-separated.
+func placeholders(n int) string {
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
 // ---- reading the query ----
 
 // filters reads a list route's filter and sort parameters from the query
@@ -266,6 +306,14 @@ func (f *filters) sort(spec listSpec) {
 	f.l.order = order
 }
 
+// exactly reads a text parameter matched whole against cond's column,
+// ASCII letters without case (lower(), as q).
+func (f *filters) exactly(name, cond string) {
+	if s, ok := f.text(name, 1, 64, ""); ok {
+		f.l.where(cond, s)
+	}
+}
+
 // ticketFilters reads the filters and sort of GET /ticket/ and GET /ticket/my/.
 func (q *request) ticketFilters() *listQuery {
 	f := q.filters()
@@ -276,7 +324,7 @@ func (q *request) ticketFilters() *listQuery {
 		}
 	}
 	if len(statuses) > 0 {
-		f.l.where("status IN ("+strings.Repeat("?, ", len(statuses)-1)+"?)", statuses...)
+		f.l.where("status IN ("+placeholders(len(statuses))+")", statuses...)
 	}
 	f.id("employee_id", "employee_id = ?")
 	f.id("creator_id", "owner_id = ?")
@@ -284,5 +332,17 @@ func (q *request) ticketFilters() *listQuery {
 	f.instant("created_before", "created < ?")
 	f.search(`(lower(title) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(description) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`, 2)
 	f.sort(ticketList)
+	return f.l
+}
+
+// employeeFilters reads the filters and sort of GET /employee/.
+func (q *request) employeeFilters() *listQuery {
+	f := q.filters()
+	f.exactly("country", "lower(country) = lower(CAST(? AS TEXT))")
+	f.exactly("city", "lower(city) = lower(CAST(? AS TEXT))")
+	f.search(`(lower(first_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(last_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\'
+		OR lower(nick_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(email) LIKE lower(CAST(? AS TEXT)) ESCAPE '\'
+		OR phone LIKE ? ESCAPE '\')`, 5)
+	f.sort(employeeList)
 	return f.l
 }

@@ -233,3 +233,115 @@ func TestListTicketsPagingWhileAdding(t *testing.T) {
 		t.Fatalf("paged through %v, want every matching ticket once: %v", seen, matching)
 	}
 }
+
+func TestListEmployeesFiltersAndSort(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	_, token := ts.userWithToken("admin", "admin")
+	people := []struct {
+		first, last, nick, email, country, city, created string
+	}{
+		{"Anna", "Schmidt", "Annie", "anna@example.com", "Germany", "Berlin", "2025-01-01 10:00:00"},
+		{"Jürgen", "Müller", "Jue", "juergen@example.com", "Germany", "München", "2025-01-03 10:00:00"},
+		{"Olena", "Shevchenko", "Olena", "o_lena@example.com", "Ukraine", "Lviv", "2025-01-03 10:00:00"},
+		{"Bob", "O'Neil", "Bobby", "b%ob@example.com", "Ukraine", "Kyiv", "2025-01-02 10:00:00"},
+	}
+	id := make([]int64, len(people)+1) // id[n] is the n-th employee's id, from 1
+	for i, p := range people {
+		body := validEmployee(i + 1)
+		body["first_name"], body["last_name"], body["nick_name"], body["email"] = p.first, p.last, p.nick, p.email
+		body["country"], body["city"] = p.country, p.city
+		id[i+1] = int64(ts.call("POST", "/employee/", token, body).expect(200).obj()["id"].(float64))
+		ltSetCreated(t, ts, "employees", id[i+1], p.created)
+	}
+	for range 2 {
+		ts.call("POST", fmt.Sprintf("/ticket/%d", id[2]), token, validTicket()).expect(200)
+	}
+	ids := func(n ...int) []int64 {
+		res := []int64{}
+		for _, i := range n {
+			res = append(res, id[i])
+		}
+		return res
+	}
+
+	cases := []struct {
+		query string
+		want  []int64
+	}{
+		{"", ids(1, 2, 3, 4)},
+		{"country=germany", ids(1, 2)},
+		{"country=GERMANY&city=berlin", ids(1)},
+		{"city=Lviv", ids(3)},
+		{"country=France", ids()},
+		{"q=schmidt", ids(1)},
+		{"q=" + url.QueryEscape("müller"), ids(2)},
+		{"q=annie", ids(1)},
+		{"q=" + url.QueryEscape("+380504430003"), ids(3)},
+		{"q=JUERGEN%40", ids(2)},
+		{"q=_", ids(3)},
+		{"q=" + url.QueryEscape("%"), ids(4)},
+		{"q=" + url.QueryEscape("'"), ids(4)},
+		{"q=" + url.QueryEscape("' OR 1=1 --"), ids()},
+		{"q=o&country=Ukraine", ids(3, 4)},
+		{"sort=last_name", ids(2, 4, 1, 3)},
+		{"sort=-created", ids(2, 3, 4, 1)},
+		{"sort=country,city", ids(1, 2, 4, 3)},
+		{"sort=-country,first_name", ids(4, 3, 1, 2)},
+		{"sort=-id", ids(4, 3, 2, 1)},
+		{"q=e&sort=-id&skip=1&limit=2", ids(3, 2)},
+	}
+	for _, c := range cases {
+		t.Run("?"+c.query, func(t *testing.T) {
+			got := ltIDs(ts.call("GET", "/employee/?"+c.query, token, nil).expect(200))
+			if !slices.Equal(got, c.want) && !(len(got) == 0 && len(c.want) == 0) {
+				t.Fatalf("ids %v, want %v", got, c.want)
+			}
+		})
+	}
+
+	t.Run("each employee comes with its tickets", func(t *testing.T) {
+		list := ts.call("GET", "/employee/?country=Germany&sort=-id", token, nil).expect(200).list()
+		if len(list) != 2 || len(list[0]["tickets"].([]any)) != 2 || len(list[1]["tickets"].([]any)) != 0 {
+			t.Fatalf("Germany's employees, newest first: %v", list)
+		}
+	})
+
+	t.Run("no filter answers as without the parameters", func(t *testing.T) {
+		plain := ts.call("GET", "/employee/", token, nil).expect(200).body
+		for _, query := range []string{"sort=id", "q=", "sort=id,-created"} {
+			if got := ts.call("GET", "/employee/?"+query, token, nil).expect(200).body; string(got) != string(plain) {
+				t.Errorf("?%s: %s, want %s", query, got, plain)
+			}
+		}
+	})
+
+	t.Run("a filtered list is not answered from another filter's cache", func(t *testing.T) {
+		for range 2 {
+			for query, want := range map[string][]int64{"": ids(1, 2, 3, 4), "city=Kyiv": ids(4), "city=Lviv": ids(3)} {
+				if got := ltIDs(ts.call("GET", "/employee/?"+query, token, nil).expect(200)); !slices.Equal(got, want) {
+					t.Fatalf("?%s: ids %v, want %v", query, got, want)
+				}
+			}
+		}
+	})
+
+	bad := []struct {
+		query string
+		want  []ltProblem
+	}{
+		{"country=", []ltProblem{{"country", "string_too_short"}}},
+		{"city=" + strings.Repeat("a", 65), []ltProblem{{"city", "string_too_long"}}},
+		{"city=%FF", []ltProblem{{"city", "string_unicode"}}},
+		{"q=%00", []ltProblem{{"q", "string_unicode"}}},
+		{"sort=nick_name", []ltProblem{{"sort", "enum"}}},
+		{"sort=tickets", []ltProblem{{"sort", "enum"}}},
+		{"sort=city,-city", []ltProblem{{"sort", "enum"}}},
+		{"country=&sort=x&limit=y", []ltProblem{{"limit", "int_parsing"}, {"country", "string_too_short"}, {"sort", "enum"}}},
+	}
+	for _, c := range bad {
+		t.Run("422 ?"+c.query, func(t *testing.T) {
+			ltExpectProblems(t, c.query, ts.call("GET", "/employee/?"+c.query, token, nil), c.want...)
+		})
+	}
+}
