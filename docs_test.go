@@ -1043,6 +1043,7 @@ func TestOpenAPIPatternsMatchModels(t *testing.T) {
 	// The sort parameters' fields (lists.go).
 	want[ticketList.sortPattern()] = true
 	want[employeeList.sortPattern()] = true
+	want[userList.sortPattern()] = true
 
 	found := map[string]bool{}
 	var walk func(v any, where string)

@@ -250,11 +250,17 @@ func (a *app) createUser(w http.ResponseWriter, r *http.Request, caller *User) {
 	a.reply(w, r, u, err)
 }
 
-// GET /user/?skip=&limit=&after_id=
+// GET /user/?skip=&limit=&after_id=, and the filters and sort of lists.go
 func (a *app) listUsers(w http.ResponseWriter, r *http.Request, caller *User) {
 	q := a.parse(w, r)
 	p := q.page()
+	l := q.userFilters()
 	if !q.valid() {
+		return
+	}
+	if l.given {
+		users, err := a.store.FindUsers(r.Context(), l, p)
+		a.reply(w, r, users, err)
 		return
 	}
 	users, err := a.store.ListUsers(r.Context(), p)

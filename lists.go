@@ -10,6 +10,7 @@ import (
 	"context"
 	"database/sql"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -126,6 +127,24 @@ func (s *Store) queryList(ctx context.Context, l *listQuery, base string, p page
 // FindTickets is a page of the tickets that meet l, in l's order.
 func (s *Store) FindTickets(ctx context.Context, l *listQuery, p page) ([]Ticket, error) {
 	return scanTickets(s.queryList(ctx, l, "SELECT "+ticketColumns+" FROM tickets", p))
+}
+
+// FindUsers is a page of the users that meet l, in l's order.
+func (s *Store) FindUsers(ctx context.Context, l *listQuery, p page) ([]User, error) {
+	rows, err := s.queryList(ctx, l, "SELECT "+userColumns+" FROM users", p)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	users := []User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, *u)
+	}
+	return users, rows.Err()
 }
 
 // FindEmployees is a page of the employees that meet l, in l's order,
@@ -314,6 +333,40 @@ func (f *filters) exactly(name, cond string) {
 	}
 }
 
+// boolean reads true or false (nothing else) to match against cond's column.
+func (f *filters) boolean(name, cond string) {
+	v := f.all(name)
+	if len(v) == 0 {
+		return
+	}
+	if v[0] != "true" && v[0] != "false" {
+		f.problem("bool_parsing", name, "Input should be a valid boolean, unable to interpret input", v[0], nil)
+		return
+	}
+	f.l.where(cond, v[0] == "true")
+}
+
+// hasRole is the condition "the user's role, a JSON array, holds ?", in
+// each database's way of looking into JSON.
+var hasRole = map[*dialect]string{
+	sqliteDialect:   "EXISTS (SELECT 1 FROM json_each(users.role) WHERE value = ?)",
+	postgresDialect: "COALESCE(users.role, '[]')::jsonb @> jsonb_build_array(CAST(? AS TEXT))",
+}
+
+// role reads one of knownRoles.
+func (f *filters) role(d *dialect) {
+	v := f.all("role")
+	if len(v) == 0 {
+		return
+	}
+	if !slices.Contains(knownRoles, v[0]) {
+		expected := "'admin', 'manager' or 'support'"
+		f.problem("enum", "role", "Input should be "+expected, v[0], map[string]any{"expected": expected})
+		return
+	}
+	f.l.where(hasRole[d], v[0])
+}
+
 // ticketFilters reads the filters and sort of GET /ticket/ and GET /ticket/my/.
 func (q *request) ticketFilters() *listQuery {
 	f := q.filters()
@@ -344,5 +397,17 @@ func (q *request) employeeFilters() *listQuery {
 		OR lower(nick_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(email) LIKE lower(CAST(? AS TEXT)) ESCAPE '\'
 		OR phone LIKE ? ESCAPE '\')`, 5)
 	f.sort(employeeList)
+	return f.l
+}
+
+// userFilters reads the filters and sort of GET /user/.
+func (q *request) userFilters() *listQuery {
+	f := q.filters()
+	f.role(q.a.store.dialect)
+	f.boolean("disabled", "COALESCE(disabled, false) = ?")
+	f.boolean("login_denied", "COALESCE(login_denied, false) = ?")
+	f.search(`(lower(username) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(first_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\'
+		OR lower(last_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(email) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`, 4)
+	f.sort(userList)
 	return f.l
 }

@@ -345,3 +345,110 @@ func TestListEmployeesFiltersAndSort(t *testing.T) {
 		})
 	}
 }
+
+func TestListUsersFiltersAndSort(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	admin, token := ts.userWithToken("admin", "admin")
+	people := []struct {
+		username           string
+		roles              []string
+		first, last, email string
+		disabled, denied   bool
+		created            string
+	}{
+		{"manager", []string{"manager"}, "Anna", "Nielsen", "manager@example.com", false, false, "2025-01-02 10:00:00"},
+		{"supporta", []string{"support"}, "Bob", "O'Hara", "sup_a@example.com", true, false, "2025-01-03 10:00:00"},
+		{"supportb", []string{"manager", "support"}, "Carl", "Zed", "s%b@example.com", false, true, "2025-01-03 10:00:00"},
+	}
+	id := []int64{0, admin.ID} // id[n] is the n-th user's id, from 1: the admin
+	ltSetCreated(t, ts, "users", admin.ID, "2025-01-01 10:00:00")
+	for _, p := range people {
+		u := ts.addUser(p.username, p.roles...)
+		_, err := ts.store.UpdateUser(context.Background(), u.ID, func(u *User) error {
+			u.FirstName, u.LastName, u.Email, u.Disabled, u.LoginDenied = p.first, p.last, p.email, p.disabled, p.denied
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ltSetCreated(t, ts, "users", u.ID, p.created)
+		id = append(id, u.ID)
+	}
+	ids := func(n ...int) []int64 {
+		res := []int64{}
+		for _, i := range n {
+			res = append(res, id[i])
+		}
+		return res
+	}
+
+	cases := []struct {
+		query string
+		want  []int64
+	}{
+		{"", ids(1, 2, 3, 4)},
+		{"role=admin", ids(1)},
+		{"role=manager", ids(2, 4)},
+		{"role=support", ids(3, 4)},
+		{"disabled=true", ids(3)},
+		{"disabled=false", ids(1, 2, 4)},
+		{"login_denied=true", ids(4)},
+		{"login_denied=false&role=support", ids(3)},
+		{"disabled=false&login_denied=false", ids(1, 2)},
+		{"q=nielsen", ids(2)},
+		{"q=SUPPORT", ids(3, 4)},
+		{"q=carl", ids(4)},
+		{"q=" + url.QueryEscape("admin@"), ids(1)},
+		{"q=_", ids(3)},
+		{"q=" + url.QueryEscape("%"), ids(4)},
+		{"q=" + url.QueryEscape("'"), ids(3)},
+		{"q=" + url.QueryEscape(`" OR ""="`), ids()},
+		{"sort=username", ids(1, 2, 3, 4)},
+		{"sort=-username", ids(4, 3, 2, 1)},
+		{"sort=last_name", ids(2, 3, 1, 4)},
+		{"sort=-created", ids(3, 4, 2, 1)},
+		{"sort=first_name&role=support", ids(3, 4)},
+		{"role=manager&sort=-id&limit=1", ids(4)},
+	}
+	for _, c := range cases {
+		t.Run("?"+c.query, func(t *testing.T) {
+			got := ltIDs(ts.call("GET", "/user/?"+c.query, token, nil).expect(200))
+			if !slices.Equal(got, c.want) && !(len(got) == 0 && len(c.want) == 0) {
+				t.Fatalf("ids %v, want %v", got, c.want)
+			}
+		})
+	}
+
+	t.Run("no filter answers as without the parameters", func(t *testing.T) {
+		plain := ts.call("GET", "/user/", token, nil).expect(200).body
+		for _, query := range []string{"sort=id", "q=", "sort=id,-created"} {
+			if got := ts.call("GET", "/user/?"+query, token, nil).expect(200).body; string(got) != string(plain) {
+				t.Errorf("?%s: %s, want %s", query, got, plain)
+			}
+		}
+	})
+
+	bad := []struct {
+		query string
+		want  []ltProblem
+	}{
+		{"role=boss", []ltProblem{{"role", "enum"}}},
+		{"role=Admin", []ltProblem{{"role", "enum"}}},
+		{"role=", []ltProblem{{"role", "enum"}}},
+		{"disabled=yes", []ltProblem{{"disabled", "bool_parsing"}}},
+		{"disabled=1", []ltProblem{{"disabled", "bool_parsing"}}},
+		{"login_denied=", []ltProblem{{"login_denied", "bool_parsing"}}},
+		{"sort=password", []ltProblem{{"sort", "enum"}}},
+		{"sort=hashed_password", []ltProblem{{"sort", "enum"}}},
+		{"sort=role", []ltProblem{{"sort", "enum"}}},
+		{"q=%FF", []ltProblem{{"q", "string_unicode"}}},
+		{"role=x&disabled=x&login_denied=x&sort=x", []ltProblem{{"role", "enum"}, {"disabled", "bool_parsing"},
+			{"login_denied", "bool_parsing"}, {"sort", "enum"}}},
+	}
+	for _, c := range bad {
+		t.Run("422 ?"+c.query, func(t *testing.T) {
+			ltExpectProblems(t, c.query, ts.call("GET", "/user/?"+c.query, token, nil), c.want...)
+		})
+	}
+}
