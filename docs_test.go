@@ -883,7 +883,7 @@ func TestOpenAPIConstraintsMatchServer(t *testing.T) {
 						t.Errorf("%s: status %d, want %d: %.200s", c.what, res.status, c.status, res.body)
 						continue
 					}
-					kind, example, err := oaCheckAnswer(doc, vr, op, observedAnswer{op.Method, req.URL.Path, res.status, res.header.Get("Content-Type"), res.body})
+					kind, example, err := oaCheckAnswer(doc, vr, op, observedAnswer{op.Method, req.URL.Path, res.status, res.header.Get("Content-Type"), res.body, res.header})
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -259,8 +259,8 @@ func (a *app) listUsers(w http.ResponseWriter, r *http.Request, caller *User) {
 		return
 	}
 	if l.given {
-		users, err := a.store.FindUsers(r.Context(), l, p)
-		a.reply(w, r, users, err)
+		users, err := a.store.FindUsers(r.Context(), l, p.peek())
+		replyPage(a, w, r, l, p, "users", users, err, userSortValues)
 		return
 	}
 	users, err := a.store.ListUsers(r.Context(), p)
@@ -455,8 +455,8 @@ func (a *app) listEmployees(w http.ResponseWriter, r *http.Request, caller *User
 		return
 	}
 	if l.given { // not cached: the cache's key would have to be the whole query
-		employees, err := a.store.FindEmployees(r.Context(), l, p)
-		a.reply(w, r, employees, err)
+		employees, err := a.store.FindEmployees(r.Context(), l, p.peek())
+		replyPage(a, w, r, l, p, "employees", employees, err, employeeSortValues)
 		return
 	}
 	body, err := a.store.CachedAnswer(r.Context(), fmt.Sprintf("employees %d %d %d", p.after, p.skip, p.limit),
@@ -522,8 +522,8 @@ func (a *app) listTickets(w http.ResponseWriter, r *http.Request, caller *User) 
 		return
 	}
 	if l.given {
-		tickets, err := a.store.FindTickets(r.Context(), l, p)
-		a.reply(w, r, tickets, err)
+		tickets, err := a.store.FindTickets(r.Context(), l, p.peek())
+		replyPage(a, w, r, l, p, "tickets", tickets, err, ticketSortValues)
 		return
 	}
 	tickets, err := a.store.ListTickets(r.Context(), p)
@@ -540,8 +540,8 @@ func (a *app) listMyTickets(w http.ResponseWriter, r *http.Request, caller *User
 	}
 	if l.given {
 		l.where("owner_id = ?", caller.ID)
-		tickets, err := a.store.FindTickets(r.Context(), l, p)
-		a.reply(w, r, tickets, err)
+		tickets, err := a.store.FindTickets(r.Context(), l, p.peek())
+		replyPage(a, w, r, l, p, "tickets", tickets, err, ticketSortValues)
 		return
 	}
 	tickets, err := a.store.ListTicketsOf(r.Context(), caller.ID, p)

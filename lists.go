@@ -21,13 +21,32 @@ type listQuery struct {
 	conds []string // SQL fragments written in this file, each with ? placeholders
 	args  []any    // the arguments of conds' placeholders, in order
 	order []sortKey
-	given bool // a filter or sort parameter was in the query
+	given bool  // a filter or sort parameter was in the query
+	after []any // a cursor's values (paging.go): only rows after them in the order
 }
 
-// sortKey is one column of an ORDER BY.
+// sortKey is one key of an ORDER BY.
 type sortKey struct {
-	column string
-	desc   bool
+	field string // as the client names it
+	sortColumn
+	desc bool
+}
+
+// sortColumn is what a sort field orders by: a NULL (only rows copied from
+// the original hold them) counts as the value answers show for it, so a
+// list sorts by what the client sees and a cursor (paging.go) can name
+// any row.
+type sortColumn struct {
+	expr string // a column, or COALESCE of a column
+	text bool   // PostgreSQL compares it byte by byte (COLLATE "C"), as SQLite does
+}
+
+// sql is the key's expression, in the database's byte-by-byte order for text.
+func (k sortKey) sql(d *dialect) string {
+	if k.text && d == postgresDialect {
+		return k.expr + ` COLLATE "C"`
+	}
+	return k.expr
 }
 
 // where adds a condition; cond is always a constant of this file.
@@ -37,27 +56,31 @@ func (l *listQuery) where(cond string, args ...any) {
 }
 
 // listSpec is what one resource's list allows: the sort fields a client
-// may name, each with its column.
+// may name, each with what it orders by.
 type listSpec struct {
-	sortFields []string          // in the order the 422 message lists them
-	columns    map[string]string // sort field → column
+	sortFields []string              // in the order the 422 message lists them
+	columns    map[string]sortColumn // sort field → what it orders by
 }
 
 var (
-	ticketList = listSpec{
+	byID        = sortColumn{"id", false}
+	byCreated   = sortColumn{"COALESCE(created, '')", true}
+	byFirstName = sortColumn{"COALESCE(first_name, '')", true}
+	byLastName  = sortColumn{"COALESCE(last_name, '')", true}
+	ticketList  = listSpec{
 		sortFields: []string{"id", "created", "status", "title", "employee_id"},
-		columns: map[string]string{"id": "id", "created": "created", "status": "status", "title": "title",
-			"employee_id": "employee_id"},
+		columns: map[string]sortColumn{"id": byID, "created": byCreated, "status": {"COALESCE(status, '')", true},
+			"title": {"COALESCE(title, '')", true}, "employee_id": {"COALESCE(employee_id, 0)", false}},
 	}
 	employeeList = listSpec{
 		sortFields: []string{"id", "created", "last_name", "first_name", "country", "city"},
-		columns: map[string]string{"id": "id", "created": "created", "last_name": "last_name",
-			"first_name": "first_name", "country": "country", "city": "city"},
+		columns: map[string]sortColumn{"id": byID, "created": byCreated, "last_name": byLastName,
+			"first_name": byFirstName, "country": {"COALESCE(country, '')", true}, "city": {"COALESCE(city, '')", true}},
 	}
 	userList = listSpec{
 		sortFields: []string{"id", "created", "username", "last_name", "first_name"},
-		columns: map[string]string{"id": "id", "created": "created", "username": "username",
-			"last_name": "last_name", "first_name": "first_name"},
+		columns: map[string]sortColumn{"id": byID, "created": byCreated, "username": {"COALESCE(username, '')", true},
+			"last_name": byLastName, "first_name": byFirstName},
 	}
 )
 
@@ -68,51 +91,47 @@ func (spec listSpec) sortPattern() string {
 	return "^" + field + "(," + field + ")*$"
 }
 
-// textColumns are the sortable columns that hold text: PostgreSQL compares
-// them byte by byte (COLLATE "C"), as SQLite does, so both sort alike.
-var textColumns = map[string]bool{"created": true, "status": true, "title": true, "last_name": true,
-	"first_name": true, "country": true, "city": true, "username": true}
-
 // selectSQL is one SELECT of a page of the list: base ("SELECT ... FROM
-// table"), then the conditions, the order, the page. NULLs (only rows
-// copied from the original can hold them) sort first ascending and last
-// descending on both databases, as SQLite does.
+// table"), then the conditions, the order, the page.
 func (l *listQuery) selectSQL(d *dialect, base string, p page) (string, []any) {
 	var b strings.Builder
 	b.WriteString(base)
 	b.WriteString(" WHERE id > ?")
+	args := append([]any{p.after}, l.args...)
 	for _, c := range l.conds {
 		b.WriteString(" AND ")
 		b.WriteString(c)
 	}
+	if l.after != nil {
+		cond, afterArgs := l.afterCondition(d)
+		b.WriteString(" AND ")
+		b.WriteString(cond)
+		args = append(args, afterArgs...)
+	}
 	b.WriteString(" ORDER BY ")
 	b.WriteString(l.orderBy(d))
 	b.WriteString(" LIMIT ? OFFSET ?")
-	args := append([]any{p.after}, l.args...)
 	return b.String(), append(args, p.limit, p.skip)
 }
 
-// orderBy is the ORDER BY list: the sort keys, always ending with id.
+// keys is the order: the sort's keys, ending with id (unique: the order
+// is total, so pages are stable).
+func (l *listQuery) keys() []sortKey {
+	if len(l.order) > 0 && l.order[len(l.order)-1].field == "id" {
+		return l.order
+	}
+	return append(slices.Clip(l.order), sortKey{"id", byID, false})
+}
+
+// orderBy is the ORDER BY list.
 func (l *listQuery) orderBy(d *dialect) string {
 	var keys []string
-	for _, k := range l.order {
-		key := k.column
-		if d == postgresDialect && textColumns[k.column] {
-			key += ` COLLATE "C"`
-		}
-		switch {
-		case k.column == "id" && k.desc:
+	for _, k := range l.keys() {
+		key := k.sql(d)
+		if k.desc {
 			key += " DESC"
-		case k.column == "id":
-		case k.desc:
-			key += " DESC NULLS LAST"
-		default:
-			key += " ASC NULLS FIRST"
 		}
 		keys = append(keys, key)
-	}
-	if len(l.order) == 0 || l.order[len(l.order)-1].column != "id" {
-		keys = append(keys, "id")
 	}
 	return strings.Join(keys, ", ")
 }
@@ -192,9 +211,10 @@ func placeholders(n int) string {
 // filters reads a list route's filter and sort parameters from the query
 // into a listQuery; each problem found joins the request's 422.
 type filters struct {
-	q      *request
-	values url.Values
-	l      *listQuery
+	q          *request
+	values     url.Values
+	l          *listQuery
+	sortFailed bool // a cursor cannot be checked against a sort that has a problem
 }
 
 func (q *request) filters() *filters {
@@ -315,11 +335,12 @@ func (f *filters) sort(spec listSpec) {
 			expected := "'" + strings.Join(spec.sortFields, "', '") + "'"
 			f.problem("enum", "sort", "Input should be a comma-separated list of fields among "+expected+
 				", each at most once, each optionally after '-' (descending)", v[0], map[string]any{"expected": expected})
+			f.sortFailed = true
 			return
 		}
 		seen[name] = true
 		if !seen["id"] || name == "id" {
-			order = append(order, sortKey{column, desc})
+			order = append(order, sortKey{name, column, desc})
 		}
 	}
 	f.l.order = order
@@ -385,6 +406,7 @@ func (q *request) ticketFilters() *listQuery {
 	f.instant("created_before", "created < ?")
 	f.search(`(lower(title) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(description) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`, 2)
 	f.sort(ticketList)
+	f.cursor()
 	return f.l
 }
 
@@ -397,6 +419,7 @@ func (q *request) employeeFilters() *listQuery {
 		OR lower(nick_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(email) LIKE lower(CAST(? AS TEXT)) ESCAPE '\'
 		OR phone LIKE ? ESCAPE '\')`, 5)
 	f.sort(employeeList)
+	f.cursor()
 	return f.l
 }
 
@@ -409,5 +432,6 @@ func (q *request) userFilters() *listQuery {
 	f.search(`(lower(username) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(first_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\'
 		OR lower(last_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(email) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`, 4)
 	f.sort(userList)
+	f.cursor()
 	return f.l
 }
