@@ -247,7 +247,7 @@ func (a *app) createUser(w http.ResponseWriter, r *http.Request, caller *User) {
 	}
 	in.User.hashedPassword = hash
 	u, err := a.store.CreateUser(r.Context(), &in.User)
-	a.reply(w, r, u, err)
+	a.replyResource(w, r, u, err)
 }
 
 // GET /user/?skip=&limit=&after_id=, and the filters and sort of lists.go
@@ -275,25 +275,25 @@ func (a *app) getUser(w http.ResponseWriter, r *http.Request, caller *User) {
 		return
 	}
 	u, err := a.store.UserByID(r.Context(), id)
-	a.reply(w, r, u, err)
+	a.replyResource(w, r, u, err)
 }
 
 // GET /user/username/{username}
 func (a *app) getUserByUsername(w http.ResponseWriter, r *http.Request, caller *User) {
 	u, err := a.store.UserByUsername(r.Context(), r.PathValue("username"))
-	a.reply(w, r, u, err)
+	a.replyResource(w, r, u, err)
 }
 
 // GET /user/phone/{phone}
 func (a *app) getUserByPhone(w http.ResponseWriter, r *http.Request, caller *User) {
 	u, err := a.store.UserByPhone(r.Context(), r.PathValue("phone"))
-	a.reply(w, r, u, err)
+	a.replyResource(w, r, u, err)
 }
 
 // GET /user/email/{email}: any case of the address's letters.
 func (a *app) getUserByEmail(w http.ResponseWriter, r *http.Request, caller *User) {
 	u, err := a.store.UserByEmail(r.Context(), r.PathValue("email"))
-	a.reply(w, r, u, err)
+	a.replyResource(w, r, u, err)
 }
 
 // PUT /user/{user_id}: every field but the password; disabled and
@@ -305,7 +305,7 @@ func (a *app) putUser(w http.ResponseWriter, r *http.Request, caller *User) {
 	if !q.valid() {
 		return
 	}
-	u, err := a.store.UpdateUser(r.Context(), id, func(u *User) error {
+	u, err := a.store.UpdateUser(ifMatch(r, userNow, id), id, func(u *User) error {
 		u.Username, u.FirstName, u.LastName, u.Phone, u.Email = in.Username, in.FirstName, in.LastName, in.Phone, in.Email
 		if in.disabledGiven {
 			u.Disabled = in.Disabled
@@ -315,7 +315,7 @@ func (a *app) putUser(w http.ResponseWriter, r *http.Request, caller *User) {
 		}
 		return setRoles(u, in.Role)
 	})
-	a.reply(w, r, u, err)
+	a.replyResource(w, r, u, err)
 }
 
 // setRoles gives u the roles, refusing a name that is not a role.
@@ -394,8 +394,8 @@ func (a *app) patchUser(w http.ResponseWriter, r *http.Request, read func(in *in
 	if !q.valid() {
 		return
 	}
-	u, err := a.store.UpdateUser(r.Context(), id, change)
-	a.reply(w, r, u, err)
+	u, err := a.store.UpdateUser(ifMatch(r, userNow, id), id, change)
+	a.replyResource(w, r, u, err)
 }
 
 // DELETE /user/{user_id}
@@ -405,7 +405,7 @@ func (a *app) deleteUser(w http.ResponseWriter, r *http.Request, caller *User) {
 	if !q.valid() {
 		return
 	}
-	err := a.store.DeleteUser(r.Context(), id)
+	err := a.store.DeleteUser(ifMatch(r, userNow, id), id)
 	a.reply(w, r, a.message("user_deleted_successfully"), err)
 }
 
@@ -428,7 +428,7 @@ func (a *app) changePassword(w http.ResponseWriter, r *http.Request, target func
 	}
 	hash, err := a.hasher.Hash(password)
 	if err == nil {
-		err = a.store.SetPassword(r.Context(), id, hash)
+		err = a.store.SetPassword(ifMatch(r, userNow, id), id, hash)
 	}
 	a.reply(w, r, a.message("password_changed_successfully"), err)
 }
@@ -443,7 +443,7 @@ func (a *app) createEmployee(w http.ResponseWriter, r *http.Request, caller *Use
 		return
 	}
 	created, err := a.store.CreateEmployee(r.Context(), &e)
-	a.reply(w, r, created, err)
+	a.replyResource(w, r, created, err)
 }
 
 // GET /employee/?skip=&limit=&after_id=, and the filters and sort of lists.go
@@ -473,7 +473,7 @@ func (a *app) getEmployee(w http.ResponseWriter, r *http.Request, caller *User) 
 	}
 	body, err := a.store.CachedAnswer(r.Context(), fmt.Sprintf("employee %d", id),
 		func() (any, error) { return a.store.Employee(r.Context(), id) })
-	a.replyEncoded(w, r, body, err)
+	a.replyResourceEncoded(w, r, body, err)
 }
 
 // PUT /employee/{employee_id}
@@ -484,8 +484,8 @@ func (a *app) putEmployee(w http.ResponseWriter, r *http.Request, caller *User) 
 	if !q.valid() {
 		return
 	}
-	updated, err := a.store.UpdateEmployee(r.Context(), id, &e)
-	a.reply(w, r, updated, err)
+	updated, err := a.store.UpdateEmployee(ifMatch(r, employeeNow, id), id, &e)
+	a.replyResource(w, r, updated, err)
 }
 
 // DELETE /employee/{employee_id}
@@ -495,7 +495,7 @@ func (a *app) deleteEmployee(w http.ResponseWriter, r *http.Request, caller *Use
 	if !q.valid() {
 		return
 	}
-	err := a.store.DeleteEmployee(r.Context(), id)
+	err := a.store.DeleteEmployee(ifMatch(r, employeeNow, id), id)
 	a.reply(w, r, a.message("employee_deleted_successfully"), err)
 }
 
@@ -510,7 +510,7 @@ func (a *app) createTicket(w http.ResponseWriter, r *http.Request, caller *User)
 		return
 	}
 	created, err := a.store.CreateTicket(r.Context(), employeeID, caller.ID, &t)
-	a.reply(w, r, created, err)
+	a.replyResource(w, r, created, err)
 }
 
 // GET /ticket/?skip=&limit=&after_id=, and the filters and sort of lists.go
@@ -556,7 +556,7 @@ func (a *app) getTicket(w http.ResponseWriter, r *http.Request, caller *User) {
 		return
 	}
 	t, err := a.store.Ticket(r.Context(), id)
-	a.reply(w, r, t, err)
+	a.replyResource(w, r, t, err)
 }
 
 // PUT /ticket/{ticket_id}
@@ -567,8 +567,8 @@ func (a *app) putTicket(w http.ResponseWriter, r *http.Request, caller *User) {
 	if !q.valid() {
 		return
 	}
-	updated, err := a.store.UpdateTicket(r.Context(), id, &t)
-	a.reply(w, r, updated, err)
+	updated, err := a.store.UpdateTicket(ifMatch(r, ticketNow, id), id, &t)
+	a.replyResource(w, r, updated, err)
 }
 
 // DELETE /ticket/{ticket_id}
@@ -578,6 +578,6 @@ func (a *app) deleteTicket(w http.ResponseWriter, r *http.Request, caller *User)
 	if !q.valid() {
 		return
 	}
-	err := a.store.DeleteTicket(r.Context(), id)
+	err := a.store.DeleteTicket(ifMatch(r, ticketNow, id), id)
 	a.reply(w, r, a.message("ticket_deleted_successfully"), err)
 }

@@ -11,7 +11,7 @@ package main
 // (docs/api.md §7): its status must be documented for its operation and
 // its body must validate against the documented schema (JSON Schema
 // 2020-12, github.com/santhosh-tekuri/jsonschema), as must the paging
-// headers it sends (X-Total-Count, Link).
+// headers it sends (X-Total-Count, Link) and its ETag.
 
 import (
 	"bytes"
@@ -238,8 +238,8 @@ func oaCheckAnswer(doc map[string]any, v *oaValidator, op oaOperation, ans obser
 	return "", "", nil
 }
 
-// oaPagingHeaders are the headers the API itself adds to answers (paging.go).
-var oaPagingHeaders = []string{"X-Total-Count", "Link"}
+// oaPagingHeaders are the headers the API itself adds to answers (paging.go, etag.go).
+var oaPagingHeaders = []string{"X-Total-Count", "Link", "ETag"}
 
 // oaCheckHeaders holds the paging headers of an answer to its documented
 // response (resp at ptr, nil when the status is not documented): each one

@@ -140,11 +140,11 @@ func (s *Store) Ping(ctx context.Context) error {
 // now is the timestamp format of the original, in UTC.
 func now() string { return time.Now().UTC().Format(time.DateTime) }
 
-// inTx runs f as one write: all of it is committed, or none of it. The
-// writer goroutine runs it (groupcommit.go), in one commit with the other
-// writes waiting then; inTx returns once that commit is done.
+// inTx runs f as one write, after the request's If-Match (etag.go): all of
+// it is committed, or none of it. The writer goroutine runs it (groupcommit.go),
+// in one commit with the others waiting then; inTx returns once it is done.
 func (s *Store) inTx(ctx context.Context, f func(*txn) error) error {
-	job := writeJob{ctx: ctx, f: f, done: make(chan error, 1)}
+	job := writeJob{ctx: ctx, f: meetPrecondition(ctx, f), done: make(chan error, 1)}
 	s.jobs <- job
 	err := <-job.done
 	if f, ok := uniqueViolation(err); ok {
