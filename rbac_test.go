@@ -189,6 +189,16 @@ func rbacClaims(ts *testServer, u *User, iat, exp time.Time) *claims {
 			ExpiresAt: jwt.NewNumericDate(exp)}}
 }
 
+// rbacMapClaims is c as a JSON object with one claim set to value, of
+// whatever JSON type value has.
+func rbacMapClaims(c *claims, name string, value any) jwt.MapClaims {
+	data, _ := json.Marshal(c)
+	m := jwt.MapClaims{}
+	json.Unmarshal(data, &m)
+	m[name] = value
+	return m
+}
+
 // rbacSign signs c with method and key.
 func rbacSign(t testing.TB, method jwt.SigningMethod, key any, c jwt.Claims) string {
 	t.Helper()
@@ -572,6 +582,10 @@ func TestRBACAuthChecks(t *testing.T) {
 			c.Subject = ""
 			return rbacSign(t, jwt.SigningMethodHS256, []byte(testSecret), &c)
 		}()},
+		{"exp a JSON string", rbacSign(t, jwt.SigningMethodHS256, []byte(testSecret), rbacMapClaims(right, "exp", fmt.Sprint(now.Add(time.Hour).Unix())))},
+		{"iat a JSON string", rbacSign(t, jwt.SigningMethodHS256, []byte(testSecret), rbacMapClaims(right, "iat", fmt.Sprint(now.Unix())))},
+		{"nbf a JSON string", rbacSign(t, jwt.SigningMethodHS256, []byte(testSecret), rbacMapClaims(right, "nbf", fmt.Sprint(now.Unix())))},
+		{"exp null", rbacSign(t, jwt.SigningMethodHS256, []byte(testSecret), rbacMapClaims(right, "exp", nil))},
 		{"tampered payload", func() string {
 			parts := strings.Split(aliceToken, ".")
 			payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
