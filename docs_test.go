@@ -550,6 +550,8 @@ var oaOfLength = map[string]func(n, seq int) string{
 	"status":      func(n, seq int) string { return oaFit("Neu #2 ’s-1 O'N", "x", n) },
 	"description": func(n, seq int) string { return oaFit("Drucker #2. ’s-1 O'Neil", "x", n) },
 	"password":    func(n, seq int) string { return oaFit("Aa1!Ää&*", "x", n) },
+	// Any string can be a current password: a wrong one is answered 400.
+	"current_password": func(n, seq int) string { return oaFit("Wr0ng!€", "x", n) },
 }
 
 // oaDigits is seq with leading zeros, in exactly n digits (its last ones).
@@ -886,8 +888,10 @@ func TestOpenAPIConstraintsMatchServer(t *testing.T) {
 				if res.status == http.StatusOK {
 					return true
 				}
-				// Login: a username or password the rules accept can still be wrong.
-				return op.String() == "POST /token" && (field == "username" || field == "password") &&
+				// Login: a username or password the rules accept can still be
+				// wrong; so can the current password of one's own password change.
+				return (op.String() == "POST /token" && (field == "username" || field == "password") ||
+					op.String() == "PATCH /user/password" && field == "current_password") &&
 					res.status == http.StatusBadRequest && res.detail() == "Incorrect User name or password"
 			}
 
