@@ -196,8 +196,12 @@ func coverEmployeeTickets(ctx context.Context, tx *sql.Tx, log *slog.Logger) err
 // letters, as the store's check now compares them, so no one can be given
 // Admin beside admin. Users of an older file that already differ only in
 // case are kept and reported (see createIndex), and each still logs in
-// with the username as written.
+// with the username as written. It replaces an index of that name, so it
+// can run again on a database set back to an older version.
 func caselessUsernames(ctx context.Context, tx *sql.Tx, log *slog.Logger) error {
+	if _, err := tx.ExecContext(ctx, "DROP INDEX IF EXISTS ix_users_username_lower"); err != nil {
+		return err
+	}
 	return createIndex(ctx, tx, "ix_users_username_lower", "users", "lower(username)", true, log)
 }
 
