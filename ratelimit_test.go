@@ -34,7 +34,11 @@ import (
 //
 //	go test -run '^$' -bench Flood -benchtime 1x .
 func BenchmarkFlood(b *testing.B) {
-	ts := newTestServer(b)
+	var builtin Config
+	if err := json.Unmarshal(defaultConfigJSON, &builtin); err != nil {
+		b.Fatal(err)
+	}
+	ts := newTestServer(b, func(c *Config) { c.RateLimit = builtin.RateLimit }) // the limits a server has by default
 	_, admin := ts.userWithToken("floodadmin", "admin")
 	employee := itoaID(ts.call("POST", "/employee/", admin, validEmployee(1)).expect(200).obj()["id"])
 	var victims []string
