@@ -30,12 +30,14 @@ type app struct {
 	mux      *http.ServeMux
 	throttle throttle
 	trusted  []netip.Prefix // proxies whose X-Forwarded-For is believed
+	limits   *rateLimiter   // each caller's requests and writes (ratelimit.go)
 }
 
 func newApp(cfg *Config, store *Store, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, store: store, log: log, hasher: newLoginHasher(cfg),
 		tokens: newTokens(cfg.Auth.SecretKey, time.Duration(cfg.Auth.ExpireMinutes)*time.Minute),
 		roles:  routeRoles(cfg.RBAC), mux: http.NewServeMux(), throttle: newThrottle(cfg.LoginThrottle, store)}
+	a.limits = newRateLimiter(cfg.RateLimit, log)
 	var err error
 	if a.trusted, err = cfg.trustedProxies(); err != nil {
 		return nil, err

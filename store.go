@@ -144,9 +144,7 @@ func now() string { return time.Now().UTC().Format(time.DateTime) }
 // writer goroutine runs it (groupcommit.go), in one commit with the other
 // writes waiting then; inTx returns once that commit is done.
 func (s *Store) inTx(ctx context.Context, f func(*txn) error) error {
-	job := writeJob{ctx: ctx, f: f, done: make(chan error, 1)}
-	s.jobs <- job
-	err := <-job.done
+	err := s.submit(ctx, f)
 	if f, ok := uniqueViolation(err); ok {
 		return f // another write got there first: the same answer as the store's own check
 	}
