@@ -317,8 +317,17 @@ in_machine sed -i -e 's/server 127.0.0.1:8000 /server 127.0.0.1:8001 /' \
 	-e '/add_header Strict-Transport-Security/a\    add_header X-Operator-Edit kept always;' $site
 in_machine grep -q 'X-Operator-Edit' $site || fail "the test could not edit the site"
 in_machine sed -i 's/"listen_addr": "127.0.0.1:8000"/"listen_addr": "127.0.0.1:8001"/' /etc/ticketapi/config.json
+# And a slow start (the server listens 2 s after systemd starts it), so
+# install.sh's readiness probe has to wait.
+in_machine sh -c 'mkdir -p /etc/systemd/system/ticketapi.service.d && printf "%s
+" "[Service]" "Type=simple" "ExecStart=" \
+	"ExecStart=/bin/sh -c \"sleep 2; exec /usr/local/bin/ticketapi serve -config /etc/ticketapi/config.json\"" \
+	>/etc/systemd/system/ticketapi.service.d/slow-start.conf'
 out=$(install_sh 2>&1) || fail "install.sh after the operator's edits failed: $out"
 no_probe_noise "$out"
+in_machine rm /etc/systemd/system/ticketapi.service.d/slow-start.conf
+in_machine systemctl daemon-reload
+in_machine systemctl restart ticketapi.service
 grep -q "keeping $site" <<<"$out" || fail "install.sh did not say it kept the edited site: $out"
 in_machine grep -q 'X-Operator-Edit kept' $site || fail "install.sh threw away the operator's edit of $site"
 in_machine test -e "$site.shipped" || fail "the shipped site is not beside the edited one"
