@@ -122,6 +122,15 @@ case $probe_host in
 '[::]') probe_host='[::1]' ;;
 esac
 readyz=http://$probe_host:${listen_addr##*:}/readyz
+# wait_until_ready: /readyz answers within 10 s; quiet until the last try,
+# so a slow start prints nothing.
+wait_until_ready() {
+	for _ in $(seq 50); do
+		curl -fs -o /dev/null --max-time 2 "$readyz" && return 0
+		sleep 0.2
+	done
+	curl -fsS -o /dev/null --max-time 5 "$readyz"
+}
 
 step "systemd units"
 install -m 0644 "$here/ticketapi.service" "$here/ticketapi-backup.service" "$here/ticketapi-backup.timer" /etc/systemd/system/
@@ -133,8 +142,11 @@ systemctl reset-failed ticketapi.service 2>/dev/null || true
 # Type=notify: returns once the server listens (or has failed to start).
 systemctl restart ticketapi.service ||
 	die "ticketapi did not start; see: journalctl -u ticketapi -n 50"
+not_ready="ticketapi does not answer $readyz (listen_addr $listen_addr in $etc/config.json); see: journalctl -u ticketapi -n 50 (an address other than localhost needs IPAddressAllow=, docs/deploy.md)"
+ready=
+if wait_until_ready; then ready=yes; fi
 # Did this start create the first admin? Its log says so before it says
-# it listens; lines reach the journal within moments of the start.
+# it listens; lines reach the journal within moments.
 invocation=$(systemctl show -p InvocationID --value ticketapi.service)
 start_log=
 for _ in $(seq 50); do
@@ -159,21 +171,15 @@ if [ -n "$first_admin_password" ]; then
 	echo
 	echo "  $first_admin_password"
 	echo
+fi
+[ -n "$ready" ] || die "$not_ready"
+if [ -n "$first_admin_password" ]; then
 	# The running server read the password from its environment, where
 	# /proc/PID/environ would show it until its next start: start it anew.
 	systemctl restart ticketapi.service || die "ticketapi did not start again; see: journalctl -u ticketapi -n 50"
+	wait_until_ready || die "$not_ready"
 fi
 systemctl start ticketapi-backup.timer
-ready=
-for _ in $(seq 50); do
-	if curl -fs -o /dev/null --max-time 2 "$readyz"; then
-		ready=yes
-		break
-	fi
-	sleep 0.2
-done
-[ -n "$ready" ] || curl -fsS -o /dev/null --max-time 5 "$readyz" ||
-	die "ticketapi does not answer $readyz (listen_addr $listen_addr in $etc/config.json); see: journalctl -u ticketapi -n 50 (an address other than localhost needs IPAddressAllow=, docs/deploy.md)"
 
 step "NGINX site for $domain"
 install -d -m 0755 "$webroot"
