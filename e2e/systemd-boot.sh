@@ -62,7 +62,9 @@ fi
 
 # ---- The Debian tree, made once. What the machine needs beyond Debian's
 # minimal base: systemd to boot, and what install.sh would take from apt
-# (nginx, certbot, curl), since the machine has no network.
+# (nginx, certbot, curl), since the machine has no network. debootstrap
+# does not resolve the virtual package certbot's python3-cryptography
+# needs, so python3-cffi-backend, which provides it, is named too.
 suite=bookworm
 packages=systemd,systemd-sysv,nginx,certbot,python3-cffi-backend,curl,ca-certificates
 cache=${TICKETAPI_ROOTFS_CACHE:-/var/cache/ticketapi-e2e}
@@ -88,7 +90,7 @@ make_rootfs() {
 	mirror=${TICKETAPI_DEBIAN_MIRROR:-$(debian_mirror)}
 	[ -n "$mirror" ] || cannot_boot "no Debian mirror in apt's sources (set TICKETAPI_DEBIAN_MIRROR)"
 	say "bootstrapping Debian $suite from $mirror into $rootfs (once; cached)"
-	mkdir -p "$cache"
+	rm -rf "$cache"/partial.* # an interrupted bootstrap
 	tmp=$(mktemp -d "$cache/partial.XXXXXX")
 	if ! debootstrap --variant=minbase --include="$packages" "$suite" "$tmp" "$mirror" >"$tmp.log" 2>&1; then
 		tail -n 20 "$tmp.log" >&2
@@ -198,7 +200,7 @@ degraded) fail "the machine booted degraded: $(in_machine systemctl --failed --n
 esac
 echo "booted in $((SECONDS - boot_started)) s: systemd $(in_machine systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')"
 
-# ---- Helpers for the checks.
+# ---- Functions the checks share.
 # has ARGS...: grep that reads all its input, so the command before it in a
 # pipeline (pipefail) never dies of SIGPIPE, as it may with grep -q.
 has() { grep "$@" >/dev/null; }
