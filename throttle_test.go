@@ -6,11 +6,15 @@ package main
 // forwarded client is throttled and logged as itself.
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,58 +85,151 @@ func TestLoginThrottle(t *testing.T) {
 
 func TestLoginThrottleTable(t *testing.T) {
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	th := newLoginThrottle(ThrottleConfig{MaxFailuresPerUser: 3, MaxFailuresPerClient: 1000, WindowSeconds: 60, MaxEntries: 100})
-	th.now = func() time.Time { return clock }
+	newTable := func(perPair, perClient, maxEntries int, log io.Writer) *loginThrottle {
+		th := newLoginThrottle(ThrottleConfig{MaxFailuresPerUser: perPair, MaxFailuresPerClient: perClient, WindowSeconds: 60,
+			MaxEntries: maxEntries}, newThrottleKeys(testSecret), slog.New(slog.NewTextHandler(log, nil)))
+		th.now = func() time.Time { return clock }
+		return th
+	}
+	admitted := func(th *loginThrottle, username, client string) bool {
+		wait, _ := th.admit(username, client)
+		return wait == 0
+	}
+	th := newTable(3, 1000, 100, io.Discard)
 
 	t.Run("blocked for the window after the limit, then free again", func(t *testing.T) {
 		for i := 0; i < 3; i++ {
-			if th.blocked("u", "1.2.3.4") != 0 {
-				t.Fatalf("blocked after %d failures", i)
+			if !admitted(th, "u", "1.2.3.4") {
+				t.Fatalf("refused after %d failures", i)
 			}
-			th.failed("u", "1.2.3.4")
 		}
-		if wait := th.blocked("u", "1.2.3.4"); wait != time.Minute {
+		if wait, _ := th.admit("u", "1.2.3.4"); wait != time.Minute {
 			t.Fatalf("wait %v, want 1m", wait)
 		}
-		if th.blocked("u", "5.6.7.8") != 0 {
+		if !admitted(th, "u", "5.6.7.8") {
 			t.Fatal("another client is blocked for the same user")
 		}
 		clock = clock.Add(61 * time.Second)
-		if th.blocked("u", "1.2.3.4") != 0 {
+		if !admitted(th, "u", "1.2.3.4") {
 			t.Fatal("still blocked after the window")
 		}
 	})
 
 	t.Run("failures spread wider than the window do not add up", func(t *testing.T) {
 		for i := 0; i < 6; i++ {
-			th.failed("slow", "9.9.9.9")
-			clock = clock.Add(40 * time.Second)
-			if th.blocked("slow", "9.9.9.9") != 0 {
-				t.Fatalf("blocked after %d failures 40 s apart", i+1)
+			if !admitted(th, "slow", "9.9.9.9") {
+				t.Fatalf("blocked after %d failures 40 s apart", i)
 			}
+			clock = clock.Add(40 * time.Second)
 		}
 	})
 
 	t.Run("answers are slowed in the second half of the allowed failures", func(t *testing.T) {
-		slow := newLoginThrottle(ThrottleConfig{MaxFailuresPerUser: 10, MaxFailuresPerClient: 1000, WindowSeconds: 60, MaxEntries: 100})
+		slow := newTable(10, 1000, 100, io.Discard)
 		for i := 1; i <= 9; i++ {
-			if d := slow.failed("u", "1.1.1.1"); (i <= 5) != (d == 0) || d > 2*time.Second {
+			if _, d := slow.admit("u", "1.1.1.1"); (i <= 5) != (d == 0) || d > 2*time.Second {
 				t.Fatalf("delay after %d failures: %v", i, d)
 			}
 		}
-		if d := slow.failed("u", "2.2.2.2"); d != 0 {
+		if _, d := slow.admit("u", "2.2.2.2"); d != 0 {
 			t.Fatalf("another client is slowed: %v after its first failure", d)
+		}
+	})
+
+	t.Run("a right password clears the pair; an unchecked attempt is taken back", func(t *testing.T) {
+		th := newTable(3, 5, 100, io.Discard)
+		for range 2 {
+			admitted(th, "typo", "1.1.1.1")
+		}
+		admitted(th, "typo", "1.1.1.1") // the third attempt, reserved as a failure, blocks the pair...
+		th.succeeded("typo", "1.1.1.1") // ...until it proves right
+		for range 2 {
+			if !admitted(th, "typo", "1.1.1.1") {
+				t.Fatal("the pair is still blocked after a right password")
+			}
+		}
+		admitted(th, "typo", "1.1.1.1") // the client's fifth counted attempt
+		if admitted(th, "other", "1.1.1.1") {
+			t.Fatal("the client is not blocked after 5 counted attempts (a success takes back only its own)")
+		}
+		th.release("typo", "1.1.1.1") // never checked (the server stopped, the client left)
+		if !admitted(th, "other", "1.1.1.1") {
+			t.Fatal("a released attempt still counts against the client")
 		}
 	})
 
 	t.Run("the table never grows past its cap", func(t *testing.T) {
 		for i := 0; i < 1000; i++ {
-			th.failed(fmt.Sprintf("user%d", i), "6.6.6.6")
+			th.admit(fmt.Sprintf("user%d", i), "6.6.6.6")
 			if n := th.size(); n > 100 {
 				t.Fatalf("%d entries after %d usernames, cap 100", n, i+1)
 			}
 		}
 	})
+
+	t.Run("a full table drops the oldest entries that block nobody, never a blocking one, and logs it", func(t *testing.T) {
+		log := &lockedBuffer{buf: &bytes.Buffer{}}
+		th := newTable(3, 1_000_000, 100, log)
+		for range 3 {
+			admitted(th, "victim", "9.9.9.9")
+		}
+		for i := range 1000 {
+			clock = clock.Add(time.Millisecond)
+			admitted(th, fmt.Sprintf("flood%d", i), "6.6.6.6")
+		}
+		if admitted(th, "victim", "9.9.9.9") {
+			t.Fatal("a flood of new usernames unblocked a blocked pair")
+		}
+		if n := th.size(); n > 100 {
+			t.Fatalf("%d entries, cap 100", n)
+		}
+		if _, kept := th.entries[th.keys.pair("flood999", "6.6.6.6")]; !kept {
+			t.Fatal("the newest entry was dropped")
+		}
+		if _, kept := th.entries[th.keys.pair("flood0", "6.6.6.6")]; kept {
+			t.Fatal("the oldest entry that blocks nobody was kept")
+		}
+		if !strings.Contains(log.String(), "level=WARN msg=\"login throttle: table full") {
+			t.Fatalf("nothing logged about the full table: %q", log)
+		}
+	})
+
+	t.Run("when every entry blocks, the table grows instead of unblocking, and says so once a minute", func(t *testing.T) {
+		log := &lockedBuffer{buf: &bytes.Buffer{}}
+		th := newTable(1, 1_000_000, 100, log)
+		for i := range 300 {
+			admitted(th, fmt.Sprintf("guess%d", i), "6.6.6.6")
+		}
+		for i := range 300 {
+			if admitted(th, fmt.Sprintf("guess%d", i), "6.6.6.6") {
+				t.Fatalf("blocked pair %d was dropped", i)
+			}
+		}
+		if n := strings.Count(log.String(), "table full"); n != 1 || th.size() < 300 {
+			t.Fatalf("%d entries; logged %d times that the table is full, want once: %q", th.size(), n, log)
+		}
+	})
+
+	t.Run("keys have one size, whatever the username", func(t *testing.T) {
+		th := newTable(10, 1_000_000, 100_000, io.Discard)
+		long := bytes.Repeat([]byte("x"), 1<<20)
+		before := liveHeap()
+		for i := range 1000 {
+			copy(long, fmt.Sprint(i))
+			th.admit(string(long), "6.6.6.6")
+		}
+		if grown := liveHeap() - before; grown > 4<<20 || th.size() != 1001 {
+			t.Fatalf("after 1000 usernames of 1 MiB: %d entries, live heap grew by %.1f MiB", th.size(), float64(grown)/(1<<20))
+		}
+	})
+}
+
+// liveHeap is the heap's live bytes after a garbage collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }
 
 func TestClientAddress(t *testing.T) {
