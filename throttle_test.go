@@ -7,6 +7,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -274,5 +276,158 @@ func TestForwardedClientIsThrottledAndLogged(t *testing.T) {
 	post("198.51.100.2").expect(400) // another client behind the same proxy
 	if !strings.Contains(ts.log.String(), "client=198.51.100.1") {
 		t.Fatal("the access log does not name the forwarded client address")
+	}
+}
+
+// TestLoginBurst runs alone (not parallel): it holds every hashing slot
+// while a burst of logins arrives, so each login is admitted or refused
+// before any password is checked, and then counts how many were checked.
+func TestLoginBurst(t *testing.T) {
+	const burst, limit = 50, 10
+	wrong := func(int) string { return "Wrong!pass1" }
+	cases := []struct {
+		name               string
+		perPair, perClient int
+		username, password func(i int) string
+	}{
+		{"50 wrong passwords for one user", limit, 1000, func(int) string { return "victim" }, wrong},
+		{"49 wrong passwords and the right one", limit, 1000, func(int) string { return "victim" }, func(i int) string {
+			if i == burst-1 {
+				return testPassword
+			}
+			return "Wrong!pass1"
+		}},
+		{"50 usernames from one address", 1000, limit, func(i int) string { return fmt.Sprintf("guess%d", i) }, wrong},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ts := newTestServer(t, fastThrottle(c.perPair, c.perClient))
+			ts.addUser("victim", "support")
+			for range cap(hashSlots) { // every slot busy: admitted logins wait to be checked
+				hashSlots <- struct{}{}
+			}
+			held := true
+			release := func() {
+				if held {
+					for range cap(hashSlots) {
+						<-hashSlots
+					}
+					held = false
+				}
+			}
+			defer release()
+
+			var refused atomic.Int64
+			done := make(chan []stAnswer)
+			go func() {
+				done <- stBurst(burst, func(i int) (int, []byte, error) {
+					form := url.Values{"username": {c.username(i)}, "password": {c.password(i)}}
+					req, _ := http.NewRequest("POST", ts.srv.URL+ts.cfg.RootPath+"/token", strings.NewReader(form.Encode()))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					res, err := ts.srv.Client().Do(req)
+					if err != nil {
+						return 0, nil, err
+					}
+					defer res.Body.Close()
+					body, err := io.ReadAll(res.Body)
+					observe(req, res, body)
+					if res.StatusCode == http.StatusTooManyRequests {
+						refused.Add(1)
+					}
+					return res.StatusCode, body, err
+				})
+			}()
+			for deadline := time.Now().Add(10 * time.Second); refused.Load() < burst-limit && time.Now().Before(deadline); {
+				time.Sleep(5 * time.Millisecond)
+			}
+			release()
+			statuses := map[int]int{}
+			for _, a := range <-done {
+				if a.err != nil {
+					t.Fatal(a.err)
+				}
+				statuses[a.status]++
+			}
+			if checked := statuses[400] + statuses[200]; checked != limit || statuses[429] != burst-limit || statuses[200] > 1 {
+				t.Fatalf("answers by status %v: %d passwords checked, want %d, and %d refused with 429", statuses, checked, limit, burst-limit)
+			}
+		})
+	}
+}
+
+func TestLoginOverlongUsername(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ts.addUser("sixteenlettersok", "support")
+	ts.token("sixteenlettersok", testPassword)
+	for _, username := range []string{"seventeenletterss", strings.Repeat("a", maxBodyBytes-100)} {
+		start := time.Now()
+		ts.form("/token", url.Values{"username": {username}, "password": {testPassword}}).
+			expect(400, "Incorrect User name or password")
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("a %d-byte username took %v to refuse", len(username), took)
+		}
+	}
+	if th, ok := ts.app.throttle.(*loginThrottle); ok && th.size() != 0 { // the right login left nothing counted
+		t.Fatalf("the throttle holds %d entries: overlong usernames were counted", th.size())
+	}
+
+	t.Run("a longer username an upgraded database holds still logs in", func(t *testing.T) {
+		if _, err := ts.store.write.ExecContext(context.Background(),
+			"UPDATE users SET username = ? WHERE username = ?", "twentyletterslongxyz", "sixteenlettersok"); err != nil {
+			t.Fatal(err)
+		}
+		restarted, err := newApp(ts.cfg, ts.store, discardLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(restarted)
+		defer srv.Close()
+		res, err := srv.Client().PostForm(srv.URL+ts.cfg.RootPath+"/token",
+			url.Values{"username": {"twentyletterslongxyz"}, "password": {testPassword}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("login of a 20-letter username from an upgraded database: %d, want 200", res.StatusCode)
+		}
+	})
+}
+
+// TestLoginMemoryWithLongUsernames runs alone (not parallel), so the live
+// heap it reads is its own server's.
+func TestLoginMemoryWithLongUsernames(t *testing.T) {
+	ts := newTestServer(t)
+	const logins, senders = 1000, 2
+	prefix := "password=Wrong!pass1&username="
+	before := liveHeap()
+	answers := stBurst(senders, func(sender int) (int, []byte, error) {
+		// A form just under the 1 MiB body limit; each login's username differs in its first digits.
+		form := append([]byte(prefix), bytes.Repeat([]byte("x"), 1<<20-100)...)
+		for i := sender; i < logins; i += senders {
+			copy(form[len(prefix):], fmt.Sprint(i))
+			res, err := ts.srv.Client().Post(ts.srv.URL+ts.cfg.RootPath+"/token", "application/x-www-form-urlencoded",
+				bytes.NewReader(form))
+			if err != nil {
+				return 0, nil, err
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != 400 {
+				return res.StatusCode, nil, fmt.Errorf("login %d with a 1 MiB username: %d, want 400", i, res.StatusCode)
+			}
+		}
+		return 400, nil, nil
+	})
+	for _, a := range answers {
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+	}
+	grown := liveHeap() - before
+	t.Logf("live heap grew by %.2f MiB over %d failed logins with 1 MiB usernames", float64(grown)/(1<<20), logins)
+	if grown > 4<<20 {
+		t.Fatalf("live heap grew by %.1f MiB, want at most 4", float64(grown)/(1<<20))
 	}
 }
