@@ -821,9 +821,6 @@ func TestServeStopWithQueuedLogins(t *testing.T) {
 		t.Fatalf("serve: %v", err)
 	}
 
-	// Keep-alive connections, so res.Close tells the server said Connection: close.
-	client := &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
-	defer client.CloseIdleConnections()
 	type answer struct {
 		status      int
 		retryAfter  string
@@ -848,6 +845,10 @@ func TestServeStopWithQueuedLogins(t *testing.T) {
 			req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 				WroteRequest: func(httptrace.WroteRequestInfo) { once.Do(written.Done) },
 			}))
+			// A client of its own: a new connection that the client would keep
+			// alive, so res.Close tells that the server said Connection: close.
+			client := &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
+			defer client.CloseIdleConnections()
 			res, err := client.Do(req)
 			once.Do(written.Done)
 			a := answer{err: err}
