@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -226,6 +227,26 @@ type claims struct {
 	Scopes []string `json:"scopes"`
 	Pwd    string   `json:"pwd"`
 	jwt.RegisteredClaims
+}
+
+// UnmarshalJSON refuses a token whose exp, iat or nbf is not a JSON number:
+// the JWT library would read "exp": "9999999999" as a date.
+func (c *claims) UnmarshalJSON(data []byte) error {
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Iat json.RawMessage `json:"iat"`
+		Nbf json.RawMessage `json:"nbf"`
+	}
+	if err := json.Unmarshal(data, &times); err != nil {
+		return err
+	}
+	for _, raw := range []json.RawMessage{times.Exp, times.Iat, times.Nbf} {
+		if len(raw) > 0 && raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+			return errTokenInvalid
+		}
+	}
+	type plainClaims claims // the same fields without this method
+	return json.Unmarshal(data, (*plainClaims)(c))
 }
 
 // tokens issues and checks access tokens.

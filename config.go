@@ -42,6 +42,7 @@ type Config struct {
 	TrustedProxies         []string            `json:"trusted_proxies"`
 	LogFormat              string              `json:"log_format"`
 	ShutdownTimeoutSeconds int                 `json:"shutdown_timeout_seconds"`
+	RequireCurrentPassword bool                `json:"require_current_password"`
 	RaiseError             map[string]APIError `json:"raise_error"`
 	Message                map[string]string   `json:"message"`
 	APIDocs                json.RawMessage     `json:"api_docs"`
