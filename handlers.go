@@ -5,6 +5,7 @@ package main
 // validate the request (requests.go), call the store, write the answer.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,17 +32,27 @@ type app struct {
 	throttle throttle
 	trusted  []netip.Prefix // proxies whose X-Forwarded-For is believed
 	limits   *rateLimiter   // each caller's requests and writes (ratelimit.go)
+	// longestUsername (bytes) is the longest a user can have: the rule's
+	// maxUsernameLength, or a longer one an upgraded database holds.
+	longestUsername int
 }
+
+// maxUsernameLength is the longest username the rules allow (readUsername in models.go).
+const maxUsernameLength = 16
 
 func newApp(cfg *Config, store *Store, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, store: store, log: log, hasher: newLoginHasher(cfg),
 		tokens: newTokens(cfg.Auth.SecretKey, time.Duration(cfg.Auth.ExpireMinutes)*time.Minute),
-		roles:  routeRoles(cfg.RBAC), mux: http.NewServeMux(), throttle: newThrottle(cfg.LoginThrottle, store)}
+		roles:  routeRoles(cfg.RBAC), mux: http.NewServeMux(), throttle: newThrottle(cfg, store)}
 	a.limits = newRateLimiter(cfg.RateLimit, log)
 	var err error
 	if a.trusted, err = cfg.trustedProxies(); err != nil {
 		return nil, err
 	}
+	if a.longestUsername, err = store.LongestUsername(context.Background()); err != nil {
+		return nil, err
+	}
+	a.longestUsername = max(a.longestUsername, maxUsernameLength)
 	a.routes()
 	if err := a.docsRoutes(); err != nil {
 		return nil, err
@@ -120,6 +131,22 @@ func (a *app) handle(route string, h http.Handler) {
 
 // ---- Authentication (docs/api.md §2) ----
 
+// errServerStopping answers a login still waiting for a hashing slot when
+// the server stops; stoppingRetryAfter (seconds) is about how long a
+// restart takes.
+const (
+	errServerStopping  failure = "server_shutting_down"
+	stoppingRetryAfter         = 5
+)
+
+// turnAwayAtStop answers a password check that found the server stopping
+// before a hashing slot was free.
+func (a *app) turnAwayAtStop(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", fmt.Sprint(stoppingRetryAfter))
+	w.Header().Set("Connection", "close")
+	a.fail(w, r, errServerStopping)
+}
+
 // POST /token: OAuth2 password grant, form-encoded.
 func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
@@ -154,14 +181,20 @@ func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 		return
 	}
 
+	if len(username) > a.longestUsername {
+		a.fail(w, r, errIncorrectLogin) // no user has so long a name: refused before any work
+		return
+	}
 	client := requestInfoOf(r).client
-	if wait := a.throttle.blocked(username, client); wait > 0 {
+	wait, holdBack := a.throttle.admit(username, client) // counted as a failure until the password proves right
+	if wait > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		a.fail(w, r, errTooManyFailures)
 		return
 	}
 	u, err := a.store.UserByUsername(r.Context(), username)
 	if err != nil && !errors.Is(err, errUserNotFound) {
+		a.throttle.release(username, client)
 		a.fail(w, r, err)
 		return
 	}
@@ -169,14 +202,18 @@ func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 	if u != nil {
 		hash = u.hashedPassword
 	}
-	ok, outdated := a.hasher.Verify(r.Context(), hash, password) // an unknown user takes as long as a wrong password
-	if r.Context().Err() != nil {
-		return // the client went away while its login waited for a hashing slot
+	ok, outdated, err := a.hasher.Verify(r.Context(), hash, password) // an unknown user takes as long as a wrong password
+	if err != nil {                                                   // no hashing slot was had, so nothing was checked
+		a.throttle.release(username, client)
+		if errors.Is(err, errStopping) {
+			a.turnAwayAtStop(w, r)
+		}
+		return // else the client went away while its login waited for a hashing slot
 	}
 	if !ok {
-		if d := a.throttle.failed(username, client); d > 0 {
+		if holdBack > 0 {
 			select { // slow down a guesser, but not past the client's patience
-			case <-time.After(d):
+			case <-time.After(holdBack):
 			case <-r.Context().Done():
 			}
 		}
@@ -436,19 +473,24 @@ func (a *app) changeOwnPassword(w http.ResponseWriter, r *http.Request, caller *
 // throttle to guess the password it would need.
 func (a *app) currentPasswordMatches(w http.ResponseWriter, r *http.Request, caller *User, current string) bool {
 	client := requestInfoOf(r).client
-	if wait := a.throttle.blocked(caller.Username, client); wait > 0 {
+	if wait, _ := a.throttle.admit(caller.Username, client); wait > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		a.fail(w, r, errTooManyFailures)
 		return false
 	}
-	if ok, _ := a.hasher.Verify(r.Context(), caller.hashedPassword, current); ok {
-		return true
-	}
-	if r.Context().Err() == nil { // a client that went away before its hash guessed nothing
-		a.throttle.failed(caller.Username, client)
+	ok, _, err := a.hasher.Verify(r.Context(), caller.hashedPassword, current)
+	switch {
+	case err != nil: // no hashing slot was had: nothing was guessed
+		a.throttle.release(caller.Username, client)
+		if errors.Is(err, errStopping) {
+			a.turnAwayAtStop(w, r)
+		}
+	case ok:
+		a.throttle.succeeded(caller.Username, client)
+	default:
 		a.fail(w, r, errIncorrectLogin)
 	}
-	return false
+	return ok
 }
 
 // PATCH /user/{user_id}/password

@@ -190,6 +190,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Logins still waiting for a hashing slot are answered 503 at once, so
+	// a queue of them cannot hold the stop past its timeout.
+	srv.RegisterOnShutdown(app.hasher.stopWaiting)
 	logger.Info("ticketapi listening", "addr", ln.Addr().String(), "db", displayName(cfg.databasePath()), "version", version)
 	if ready != nil {
 		ready <- ln.Addr().String()
