@@ -12,11 +12,13 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -29,13 +31,28 @@ import (
 // a slot instead of exhausting memory.
 var hashSlots = make(chan struct{}, runtime.NumCPU())
 
+// errStopping is why a login got no hashing slot: the server is stopping.
+var errStopping = errors.New("the server is stopping")
+
 // withHashSlot runs f once a slot is free. A caller that goes away while
 // it waits (ctx done) gives up its turn: nobody hashes for a gone client.
-func withHashSlot(ctx context.Context, f func()) error {
+// When stopping closes, a caller that would have to wait gives up too
+// (errStopping), so a stop is not held up by a queue; a free slot is still
+// taken.
+func withHashSlot(ctx context.Context, stopping <-chan struct{}, f func()) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case hashSlots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	default: // every slot is taken: wait for one
+		select {
+		case hashSlots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-stopping:
+			return errStopping
+		}
 	}
 	defer func() { <-hashSlots }()
 	f()
@@ -82,13 +99,20 @@ type hasher struct {
 	threads    uint8
 	bcryptCost int
 	dummy      string // a hash to check unknown users against, so they take as long as known ones
+	stopping   chan struct{}
+	stopOnce   sync.Once
 }
 
 func newHasher(cfg *Config) *hasher {
 	a := cfg.Auth.Argon2
 	return &hasher{scheme: cfg.Auth.PwdContext.Schemes[0], memory: a.MemoryKiB, iterations: a.Iterations,
-		threads: a.Parallelism, bcryptCost: cfg.Auth.BcryptCost}
+		threads: a.Parallelism, bcryptCost: cfg.Auth.BcryptCost, stopping: make(chan struct{})}
 }
+
+// stopWaiting is called when the server stops: every Verify still waiting
+// for a hashing slot, and every later one that would have to wait, returns
+// errStopping at once; hashes already running finish.
+func (h *hasher) stopWaiting() { h.stopOnce.Do(func() { close(h.stopping) }) }
 
 // newLoginHasher is newHasher with the dummy hash that logins of unknown
 // users are checked against (only the server verifies logins; the first
@@ -110,7 +134,7 @@ func (h *hasher) Hash(password string) (string, error) {
 	if h.scheme == "bcrypt" {
 		var b []byte
 		var err error
-		withHashSlot(context.Background(), func() { b, err = bcrypt.GenerateFromPassword(bcryptInput(password), h.bcryptCost) })
+		withHashSlot(context.Background(), nil, func() { b, err = bcrypt.GenerateFromPassword(bcryptInput(password), h.bcryptCost) })
 		if err != nil {
 			return "", err
 		}
@@ -119,7 +143,7 @@ func (h *hasher) Hash(password string) (string, error) {
 	salt := make([]byte, argon2SaltLen)
 	rand.Read(salt)
 	var key []byte
-	withHashSlot(context.Background(), func() { key = argon2id(password, salt, h.iterations, h.memory, h.threads, argon2KeyLen) })
+	withHashSlot(context.Background(), nil, func() { key = argon2id(password, salt, h.iterations, h.memory, h.threads, argon2KeyLen) })
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, h.memory, h.iterations, h.threads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
@@ -127,39 +151,37 @@ func (h *hasher) Hash(password string) (string, error) {
 // Verify tells whether password matches hash, and whether the hash should be
 // replaced because its scheme or parameters differ from the configured ones.
 // An empty hash (unknown user) is checked against a dummy hash, so the answer
-// takes the same time and is always false. When ctx ends before a hashing
-// slot is free, the answer is false without hashing.
-func (h *hasher) Verify(ctx context.Context, hash, password string) (ok, outdated bool) {
+// takes the same time and is always false. When no hashing slot was had
+// (ctx ended, or the server is stopping: errStopping), err says why and
+// nothing was checked.
+func (h *hasher) Verify(ctx context.Context, hash, password string) (ok, outdated bool, err error) {
 	if hash == "" {
-		h.verify(ctx, h.dummy, password)
-		return false, false
+		_, err = h.verify(ctx, h.dummy, password)
+		return false, false, err
 	}
-	return h.verify(ctx, hash, password), h.outdated(hash)
+	ok, err = h.verify(ctx, hash, password)
+	return ok, err == nil && h.outdated(hash), err
 }
 
-func (h *hasher) verify(ctx context.Context, hash, password string) bool {
+func (h *hasher) verify(ctx context.Context, hash, password string) (bool, error) {
 	if strings.HasPrefix(hash, "$2") {
 		// x/crypto/bcrypt reads "$2a$"; "$2b$" (passlib's) is the same algorithm.
 		normalized := "$2a$" + strings.TrimPrefix(strings.TrimPrefix(hash, "$2b$"), "$2y$")
-		var err error
-		if slotErr := withHashSlot(ctx, func() {
-			err = bcrypt.CompareHashAndPassword([]byte(normalized), bcryptInput(password))
-		}); slotErr != nil {
-			return false
-		}
-		return err == nil
+		var mismatch error
+		err := withHashSlot(ctx, h.stopping, func() {
+			mismatch = bcrypt.CompareHashAndPassword([]byte(normalized), bcryptInput(password))
+		})
+		return err == nil && mismatch == nil, err
 	}
 	p, ok := parseArgon2(hash)
 	if !ok {
-		return false
+		return false, nil
 	}
 	var key []byte
-	if withHashSlot(ctx, func() {
+	err := withHashSlot(ctx, h.stopping, func() {
 		key = argon2id(password, p.salt, p.iterations, p.memory, p.threads, uint32(len(p.key)))
-	}) != nil {
-		return false
-	}
-	return subtle.ConstantTimeCompare(key, p.key) == 1
+	})
+	return err == nil && subtle.ConstantTimeCompare(key, p.key) == 1, err
 }
 
 func (h *hasher) outdated(hash string) bool {
@@ -205,6 +227,26 @@ type claims struct {
 	Scopes []string `json:"scopes"`
 	Pwd    string   `json:"pwd"`
 	jwt.RegisteredClaims
+}
+
+// UnmarshalJSON refuses a token whose exp, iat or nbf is not a JSON number:
+// the JWT library would read "exp": "9999999999" as a date.
+func (c *claims) UnmarshalJSON(data []byte) error {
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Iat json.RawMessage `json:"iat"`
+		Nbf json.RawMessage `json:"nbf"`
+	}
+	if err := json.Unmarshal(data, &times); err != nil {
+		return err
+	}
+	for _, raw := range []json.RawMessage{times.Exp, times.Iat, times.Nbf} {
+		if len(raw) > 0 && raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+			return errTokenInvalid
+		}
+	}
+	type plainClaims claims // the same fields without this method
+	return json.Unmarshal(data, (*plainClaims)(c))
 }
 
 // tokens issues and checks access tokens.

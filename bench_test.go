@@ -102,7 +102,7 @@ func BenchmarkPasswordVerify(b *testing.B) {
 	hash, _ := h.Hash(testPassword)
 	b.ReportAllocs()
 	for b.Loop() {
-		if ok, _ := h.Verify(context.Background(), hash, testPassword); !ok {
+		if ok, _, _ := h.Verify(context.Background(), hash, testPassword); !ok {
 			b.Fatal("no match")
 		}
 	}

@@ -55,7 +55,7 @@ func TestUserCacheNeverOutlivesAChange(t *testing.T) {
 		t.Fatalf("/me after this server disabled the caller: disabled %v", got)
 	}
 
-	if err := other.DeleteUser(context.Background(), u.ID); err != nil {
+	if err := other.DeleteUser(context.Background(), u.ID, func(*User) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	ts.call("GET", "/status", token, nil).expect(400, "Incorrect User name or password")

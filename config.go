@@ -39,9 +39,11 @@ type Config struct {
 	CORS                   CORSConfig          `json:"cors"`
 	RBAC                   map[string][]string `json:"rbac"`
 	LoginThrottle          ThrottleConfig      `json:"login_throttle"`
+	RateLimit              RateLimitConfig     `json:"rate_limit"`
 	TrustedProxies         []string            `json:"trusted_proxies"`
 	LogFormat              string              `json:"log_format"`
 	ShutdownTimeoutSeconds int                 `json:"shutdown_timeout_seconds"`
+	RequireCurrentPassword bool                `json:"require_current_password"`
 	RaiseError             map[string]APIError `json:"raise_error"`
 	Message                map[string]string   `json:"message"`
 	APIDocs                json.RawMessage     `json:"api_docs"`
@@ -80,6 +82,15 @@ type ThrottleConfig struct {
 	MaxFailuresPerClient int `json:"max_failures_per_client"`
 	WindowSeconds        int `json:"window_seconds"`
 	MaxEntries           int `json:"max_entries"`
+}
+
+// RateLimitConfig bounds what one caller may ask (see rateLimiter in
+// ratelimit.go); 0 turns a limit off.
+type RateLimitConfig struct {
+	RequestsPerSecond float64 `json:"requests_per_second"`
+	Burst             int     `json:"burst"`
+	ConcurrentWrites  int     `json:"concurrent_writes"`
+	MaxEntries        int     `json:"max_entries"`
 }
 
 // APIError is one entry of raise_error: the status and message of a failure.
@@ -139,6 +150,9 @@ func (c *Config) check() error {
 	}
 	if t := c.LoginThrottle; t.MaxFailuresPerUser < 1 || t.MaxFailuresPerClient < 1 || t.WindowSeconds < 1 || t.MaxEntries < 100 {
 		return errors.New("config login_throttle: max_failures_per_user, max_failures_per_client and window_seconds must be positive, max_entries at least 100")
+	}
+	if l := c.RateLimit; l.RequestsPerSecond < 0 || l.RequestsPerSecond > 0 && l.Burst < 1 || l.ConcurrentWrites < 0 || l.MaxEntries < 100 {
+		return errors.New("config rate_limit: requests_per_second and concurrent_writes must be 0 (off) or positive, burst at least 1, max_entries at least 100")
 	}
 	if _, err := c.trustedProxies(); err != nil {
 		return err

@@ -114,6 +114,7 @@ func TestLoadOriginalConfig(t *testing.T) {
 			{"auth.ARGON2", cfg.Auth.Argon2, def.Auth.Argon2},
 			{"auth.BCRYPT_COST", cfg.Auth.BcryptCost, def.Auth.BcryptCost},
 			{"rbac", cfg.RBAC, def.RBAC},
+			{"require_current_password", cfg.RequireCurrentPassword, false},
 		}
 		for _, c := range checks {
 			if !reflect.DeepEqual(c.got, c.want) {
@@ -274,11 +275,16 @@ func TestConfigRefused(t *testing.T) {
 		{"an empty root_path is refused", mtWriteFile(t, "c.json", `{"root_path": ""}`), []string{"root_path"}},
 		{"an items limit of 0 is refused", mtWriteFile(t, "c.json", `{"BODY_RESPONSE_ITEMS_LIMIT": 0}`), []string{"BODY_RESPONSE_ITEMS_LIMIT"}},
 		{"a shutdown timeout of 0 s is refused", mtWriteFile(t, "c.json", `{"shutdown_timeout_seconds": 0}`), []string{"shutdown_timeout_seconds"}},
+		{"require_current_password as a string is refused", mtWriteFile(t, "c.json", `{"require_current_password": "yes"}`), []string{"require_current_password"}},
 		{"log_format xml is refused", mtWriteFile(t, "c.json", `{"log_format": "xml"}`), []string{"log_format", "xml"}},
 		{"login_throttle with 0 failures per user is refused", mtWriteFile(t, "c.json", `{"login_throttle": {"max_failures_per_user": 0}}`), []string{"login_throttle"}},
 		{"login_throttle with 0 failures per client is refused", mtWriteFile(t, "c.json", `{"login_throttle": {"max_failures_per_client": 0}}`), []string{"login_throttle"}},
 		{"login_throttle with a window of 0 s is refused", mtWriteFile(t, "c.json", `{"login_throttle": {"window_seconds": 0}}`), []string{"login_throttle"}},
 		{"login_throttle with 99 entries is refused", mtWriteFile(t, "c.json", `{"login_throttle": {"max_entries": 99}}`), []string{"login_throttle", "max_entries"}},
+		{"rate_limit with a negative rate is refused", mtWriteFile(t, "c.json", `{"rate_limit": {"requests_per_second": -1}}`), []string{"rate_limit", "requests_per_second"}},
+		{"rate_limit with a burst of 0 is refused", mtWriteFile(t, "c.json", `{"rate_limit": {"burst": 0}}`), []string{"rate_limit", "burst"}},
+		{"rate_limit with negative concurrent writes is refused", mtWriteFile(t, "c.json", `{"rate_limit": {"concurrent_writes": -1}}`), []string{"rate_limit", "concurrent_writes"}},
+		{"rate_limit with 99 entries is refused", mtWriteFile(t, "c.json", `{"rate_limit": {"max_entries": 99}}`), []string{"rate_limit", "max_entries"}},
 		{"a trusted proxy that is no address is refused", mtWriteFile(t, "c.json", `{"trusted_proxies": ["proxy.example.com"]}`), []string{"proxy.example.com"}},
 		{"CORS * with credentials is refused", mtWriteFile(t, "c.json", `{"cors": {"allow_origins": ["*"], "allow_credentials": true}}`), []string{"cors", "allow_credentials"}},
 		{"a raise_error status under 400 is refused", mtWriteFile(t, "c.json", `{"raise_error": {"user_disabled": {"status_code": 200, "detail": "Disabled"}}}`), []string{"raise_error.user_disabled"}},
@@ -319,6 +325,7 @@ func TestConfigBoundsAccepted(t *testing.T) {
 		`{"login_throttle": {"max_failures_per_user": 1, "max_failures_per_client": 1, "window_seconds": 1, "max_entries": 100}}`,
 		`{"raise_error": {"user_disabled": {"status_code": 400, "detail": "x"}, "user_login_denied": {"status_code": 599, "detail": "y"}}}`,
 		`{"cors": {"allow_origins": ["*"], "allow_credentials": false}}`,
+		`{"require_current_password": true}`,
 	} {
 		if _, err := loadConfig(mtWriteFile(t, "c.json", body)); err != nil {
 			t.Errorf("loadConfig(%s): %v, want it taken", body, err)

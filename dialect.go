@@ -97,7 +97,7 @@ var sqliteDialect = &dialect{
 	name:       "sqlite",
 	rebind:     func(query string) string { return query },
 	adminRole:  `EXISTS (SELECT 1 FROM json_each(users.role) WHERE value = 'admin')`,
-	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{migrateFromOriginal, coverEmployeeTickets},
+	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{migrateFromOriginal, coverEmployeeTickets, caselessUsernames},
 	// Tables are rebuilt with foreign key checks off, SQLite's documented
 	// way to change a table; any row that then breaks a foreign key is
 	// reported (and kept).
@@ -126,7 +126,7 @@ var postgresDialect = &dialect{
 	rebind:     dollarPlaceholders,
 	beginWrite: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", writeLockKey),
 	adminRole:  `COALESCE(users.role, '[]')::jsonb @> '["admin"]'`,
-	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{createPostgresSchema, coverEmployeeTickets},
+	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{createPostgresSchema, coverEmployeeTickets, caselessUsernames},
 	startMigration: func(ctx context.Context, conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", migrationLockKey))
 		return err
@@ -170,7 +170,8 @@ func dollarPlaceholders(query string) string {
 }
 
 // uniqueViolation names the failure for an error that broke a unique index
-// (ix_users_email on PostgreSQL, "users.email" in SQLite's message): the
+// (ix_users_email on PostgreSQL, "users.email" in SQLite's message, or
+// "index 'ix_users_username_lower'" for an index on lower(username)): the
 // same failure the store's own checks give, on both databases.
 func uniqueViolation(err error) (failure, bool) {
 	if !duplicateKey(err) {
@@ -179,11 +180,12 @@ func uniqueViolation(err error) (failure, bool) {
 	var column string
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		column = pgErr.ConstraintName[strings.LastIndex(pgErr.ConstraintName, "_")+1:]
+		column = pgErr.ConstraintName
 	} else if _, after, found := strings.Cut(err.Error(), "UNIQUE constraint failed: "); found {
-		column, _, _ = strings.Cut(after, " ")
-		column = column[strings.LastIndex(column, ".")+1:]
+		column, _, _ = strings.Cut(strings.TrimPrefix(after, "index "), " ")
 	}
+	column = strings.TrimSuffix(strings.Trim(column, "'"), "_lower")
+	column = column[strings.LastIndexAny(column, "._")+1:]
 	switch column {
 	case "username":
 		return errUsernameTaken, true

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"mime"
 	"net/http"
 	"path"
 	"time"
@@ -99,14 +100,19 @@ func (a *app) docsRoutes() error {
 	}
 	a.mux.Handle("GET "+root+"/openapi.json", serveBytes("application/json; charset=utf-8", doc))
 	a.mux.Handle("GET "+root+"/docs", docsHeaders(serveBytes("text/html; charset=utf-8", page)))
+	files, err := docsFiles(static)
+	if err != nil {
+		return err
+	}
 	a.mux.Handle("GET "+root+"/docs/{file}", docsHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("file")
-		if name == "index.html" || path.Ext(name) == ".sh" {
+		f, ok := files[r.PathValue("file")] // any other name, however encoded, is not a file of the page
+		if !ok {
 			writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
 			return
 		}
+		w.Header().Set("Content-Type", f.contentType)
 		w.Header().Set("Cache-Control", "public, max-age=3600")
-		http.ServeFileFS(w, r, static, name)
+		w.Write(f.body)
 	})))
 	a.mux.Handle("GET /favicon.ico", serveBytes("image/png", favicon))
 
@@ -126,6 +132,40 @@ func (a *app) docsRoutes() error {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	return nil
+}
+
+// docsFile is one file of the docs page, read once at start.
+type docsFile struct {
+	contentType string
+	body        []byte
+}
+
+// docsFiles are the files GET /docs/{file} serves: those of static/ but
+// the page itself (served at /docs) and the refresh script. A fixed list
+// answers every other name with the JSON 404, where a file server would
+// answer some encoded names (../x, ./x) with plain-text 400s and 500s.
+func docsFiles(static fs.FS) (map[string]docsFile, error) {
+	entries, err := fs.ReadDir(static, ".")
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]docsFile{}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || name == "index.html" || path.Ext(name) == ".sh" {
+			continue
+		}
+		body, err := fs.ReadFile(static, name)
+		if err != nil {
+			return nil, err
+		}
+		contentType := mime.TypeByExtension(path.Ext(name))
+		if contentType == "" {
+			contentType = http.DetectContentType(body) // LICENSE, NOTICE: text
+		}
+		files[name] = docsFile{contentType, body}
+	}
+	return files, nil
 }
 
 // docsHeaders keeps the docs page from running anything but its own files.

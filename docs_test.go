@@ -550,6 +550,8 @@ var oaOfLength = map[string]func(n, seq int) string{
 	"status":      func(n, seq int) string { return oaFit("Neu #2 ’s-1 O'N", "x", n) },
 	"description": func(n, seq int) string { return oaFit("Drucker #2. ’s-1 O'Neil", "x", n) },
 	"password":    func(n, seq int) string { return oaFit("Aa1!Ää&*", "x", n) },
+	// Any string can be a current password: a wrong one is answered 400.
+	"current_password": func(n, seq int) string { return oaFit("Wr0ng!€", "x", n) },
 }
 
 // oaDigits is seq with leading zeros, in exactly n digits (its last ones).
@@ -903,8 +905,10 @@ func TestOpenAPIConstraintsMatchServer(t *testing.T) {
 				if res.status == http.StatusOK {
 					return true
 				}
-				// Login: a username or password the rules accept can still be wrong.
-				return op.String() == "POST /token" && (field == "username" || field == "password") &&
+				// Login: a username or password the rules accept can still be
+				// wrong; so can the current password of one's own password change.
+				return (op.String() == "POST /token" && (field == "username" || field == "password") ||
+					op.String() == "PATCH /user/password" && field == "current_password") &&
 					res.status == http.StatusBadRequest && res.detail() == "Incorrect User name or password"
 			}
 
@@ -1387,4 +1391,75 @@ func TestDocsNameRealTests(t *testing.T) {
 	if named < 20 {
 		t.Fatalf("the docs name only %d tests; has the security table moved?", named)
 	}
+}
+
+// docsNotFound fails unless an answer is the JSON 404 of docs/api.md §1.
+func docsNotFound(t testing.TB, what string, status int, contentType string, body []byte) {
+	t.Helper()
+	if status != http.StatusNotFound || contentType != "application/json; charset=utf-8" ||
+		strings.TrimSpace(string(body)) != `{"detail":"Not Found"}` {
+		t.Fatalf("%s: %d %s %q, want the JSON 404", what, status, contentType, body)
+	}
+}
+
+// TestDocsFilesAnswerJSON: a name under /docs/ is one of the page's files
+// or the JSON 404, however it is encoded: never a file server's plain-text
+// 400, 404 or 500.
+func TestDocsFilesAnswerJSON(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	for _, name := range []string{"%2e%2e%2fopenapi.json", "%2e%2fdocs.go", "..%2f..%2fgo.mod", "%2e", "%2e%2e",
+		"a%2fb", "x%00", "%5c..%5cdocs.go", "nonexistent.js", "index.html", "refresh.sh", "%2fswagger-ui.css",
+		"swagger-ui.css%2f", "static%2fswagger-ui.css", strings.Repeat("%2e%2e%2f", 3000) + "go.mod"} {
+		res := ts.call("GET", "/docs/"+name, "", nil)
+		docsNotFound(t, "GET /docs/"+name, res.status, res.header.Get("Content-Type"), res.body)
+	}
+	static, _ := fs.Sub(staticFiles, "static")
+	for _, name := range []string{"swagger-ui.css", "swagger-ui-bundle.js", "favicon-16x16.png", "LICENSE"} {
+		want, err := fs.ReadFile(static, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := ts.call("GET", "/docs/"+name, "", nil).expect(http.StatusOK)
+		if !bytes.Equal(res.body, want) || res.header.Get("Content-Type") == "" {
+			t.Errorf("GET /docs/%s: %d bytes of type %q, want the file's %d", name, len(res.body), res.header.Get("Content-Type"), len(want))
+		}
+	}
+}
+
+// FuzzDocsFile: whatever the name under /docs/ (each byte percent-encoded,
+// so the mux routes it there), the answer is that file of the page or the
+// JSON 404.
+func FuzzDocsFile(f *testing.F) {
+	ts := newTestServer(f)
+	ts.app.log = discardLogger() // a million access lines would only fill memory
+	static, _ := fs.Sub(staticFiles, "static")
+	files := map[string][]byte{} // what the page may load: static/ but the page itself and the refresh script
+	entries, _ := fs.ReadDir(static, ".")
+	for _, e := range entries {
+		if name := e.Name(); name != "index.html" && path.Ext(name) != ".sh" {
+			files[name], _ = fs.ReadFile(static, name)
+		}
+	}
+	for _, seed := range []string{"swagger-ui.css", "../openapi.json", "./docs.go", ".", "..", "a/b", "x\x00", `\..\docs.go`,
+		"index.html", "refresh.sh", "/etc/passwd", "swagger-ui.css/", "%2e", "LICENSE"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		// Longer names take no other path (TestDocsFilesAnswerJSON sends one),
+		// and would only slow the fuzzer's shrinking of what it finds.
+		name = name[:min(len(name), 255)]
+		var escaped strings.Builder
+		for i := 0; i < len(name); i++ {
+			escaped.WriteString("%" + strconv.FormatUint(uint64(name[i])|0x100, 16)[1:])
+		}
+		rec := ts.serve(httptest.NewRequest("GET", "/api/v1/docs/"+escaped.String(), nil))
+		if file, ok := files[name]; ok {
+			if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), file) {
+				t.Fatalf("docs file %q: %d, %d bytes", name, rec.Code, rec.Body.Len())
+			}
+			return
+		}
+		docsNotFound(t, fmt.Sprintf("GET /docs/ %q", name), rec.Code, rec.Header().Get("Content-Type"), rec.Body.Bytes())
+	})
 }

@@ -21,6 +21,28 @@ type writeJob struct {
 // maxBatch bounds how many writes share one commit.
 const maxBatch = 64
 
+// submit hands f to the writer and waits for its commit. A write whose
+// client has gone is not started: nobody would learn whether it was stored.
+// Each caller has only so many writes waiting at once (ratelimit.go), so
+// one caller's flood cannot fill the queue ahead of everyone else.
+func (s *Store) submit(ctx context.Context, f func(*txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	release, err := takeWriteSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	job := writeJob{ctx: ctx, f: f, done: make(chan error, 1)}
+	select {
+	case s.jobs <- job:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-job.done
+}
+
 // writeLoop is the writer: it takes a waiting write and all others queued
 // behind it (up to maxBatch), and commits them together.
 func (s *Store) writeLoop() {
@@ -44,6 +66,9 @@ func (s *Store) writeLoop() {
 }
 
 func (s *Store) commitBatch(batch []writeJob) {
+	if batch = dropAbandoned(batch); len(batch) == 0 {
+		return
+	}
 	ctx := context.Background()
 	results := make([]error, len(batch))
 	tx, err := s.beginWrite(ctx)
@@ -72,6 +97,20 @@ func (s *Store) commitBatch(batch []writeJob) {
 		}
 		job.done <- results[i]
 	}
+}
+
+// dropAbandoned answers the writes whose client went away while they
+// waited, without running them, and returns the others.
+func dropAbandoned(batch []writeJob) []writeJob {
+	live := batch[:0]
+	for _, job := range batch {
+		if err := job.ctx.Err(); err != nil {
+			job.done <- err
+			continue
+		}
+		live = append(live, job)
+	}
+	return live
 }
 
 // runSavepoint runs one write inside a savepoint, undoing it alone when it

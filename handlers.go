@@ -5,6 +5,7 @@ package main
 // validate the request (requests.go), call the store, write the answer.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,16 +31,28 @@ type app struct {
 	mux      *http.ServeMux
 	throttle throttle
 	trusted  []netip.Prefix // proxies whose X-Forwarded-For is believed
+	limits   *rateLimiter   // each caller's requests and writes (ratelimit.go)
+	// longestUsername (bytes) is the longest a user can have: the rule's
+	// maxUsernameLength, or a longer one an upgraded database holds.
+	longestUsername int
 }
+
+// maxUsernameLength is the longest username the rules allow (readUsername in models.go).
+const maxUsernameLength = 16
 
 func newApp(cfg *Config, store *Store, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, store: store, log: log, hasher: newLoginHasher(cfg),
 		tokens: newTokens(cfg.Auth.SecretKey, time.Duration(cfg.Auth.ExpireMinutes)*time.Minute),
-		roles:  routeRoles(cfg.RBAC), mux: http.NewServeMux(), throttle: newThrottle(cfg.LoginThrottle, store)}
+		roles:  routeRoles(cfg.RBAC), mux: http.NewServeMux(), throttle: newThrottle(cfg, store)}
+	a.limits = newRateLimiter(cfg.RateLimit, log)
 	var err error
 	if a.trusted, err = cfg.trustedProxies(); err != nil {
 		return nil, err
 	}
+	if a.longestUsername, err = store.LongestUsername(context.Background()); err != nil {
+		return nil, err
+	}
+	a.longestUsername = max(a.longestUsername, maxUsernameLength)
 	a.routes()
 	if err := a.docsRoutes(); err != nil {
 		return nil, err
@@ -118,6 +131,22 @@ func (a *app) handle(route string, h http.Handler) {
 
 // ---- Authentication (docs/api.md §2) ----
 
+// errServerStopping answers a login still waiting for a hashing slot when
+// the server stops; stoppingRetryAfter (seconds) is about how long a
+// restart takes.
+const (
+	errServerStopping  failure = "server_shutting_down"
+	stoppingRetryAfter         = 5
+)
+
+// turnAwayAtStop answers a password check that found the server stopping
+// before a hashing slot was free.
+func (a *app) turnAwayAtStop(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", fmt.Sprint(stoppingRetryAfter))
+	w.Header().Set("Connection", "close")
+	a.fail(w, r, errServerStopping)
+}
+
 // POST /token: OAuth2 password grant, form-encoded.
 func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
@@ -152,14 +181,20 @@ func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 		return
 	}
 
+	if len(username) > a.longestUsername {
+		a.fail(w, r, errIncorrectLogin) // no user has so long a name: refused before any work
+		return
+	}
 	client := requestInfoOf(r).client
-	if wait := a.throttle.blocked(username, client); wait > 0 {
+	wait, holdBack := a.throttle.admit(username, client) // counted as a failure until the password proves right
+	if wait > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		a.fail(w, r, errTooManyFailures)
 		return
 	}
 	u, err := a.store.UserByUsername(r.Context(), username)
 	if err != nil && !errors.Is(err, errUserNotFound) {
+		a.throttle.release(username, client)
 		a.fail(w, r, err)
 		return
 	}
@@ -167,14 +202,18 @@ func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 	if u != nil {
 		hash = u.hashedPassword
 	}
-	ok, outdated := a.hasher.Verify(r.Context(), hash, password) // an unknown user takes as long as a wrong password
-	if r.Context().Err() != nil {
-		return // the client went away while its login waited for a hashing slot
+	ok, outdated, err := a.hasher.Verify(r.Context(), hash, password) // an unknown user takes as long as a wrong password
+	if err != nil {                                                   // no hashing slot was had, so nothing was checked
+		a.throttle.release(username, client)
+		if errors.Is(err, errStopping) {
+			a.turnAwayAtStop(w, r)
+		}
+		return // else the client went away while its login waited for a hashing slot
 	}
 	if !ok {
-		if d := a.throttle.failed(username, client); d > 0 {
+		if holdBack > 0 {
 			select { // slow down a guesser, but not past the client's patience
-			case <-time.After(d):
+			case <-time.After(holdBack):
 			case <-r.Context().Done():
 			}
 		}
@@ -305,7 +344,7 @@ func (a *app) putUser(w http.ResponseWriter, r *http.Request, caller *User) {
 	if !q.valid() {
 		return
 	}
-	u, err := a.store.UpdateUser(ifMatch(r, userNow, id), id, func(u *User) error {
+	u, err := a.store.UpdateUser(ifMatch(r, userNow, id), id, adminGuard(caller, func(u *User) error {
 		u.Username, u.FirstName, u.LastName, u.Phone, u.Email = in.Username, in.FirstName, in.LastName, in.Phone, in.Email
 		if in.disabledGiven {
 			u.Disabled = in.Disabled
@@ -314,7 +353,7 @@ func (a *app) putUser(w http.ResponseWriter, r *http.Request, caller *User) {
 			u.LoginDenied = in.LoginDenied
 		}
 		return setRoles(u, in.Role)
-	})
+	}))
 	a.replyResource(w, r, u, err)
 }
 
@@ -327,18 +366,32 @@ func setRoles(u *User, roles []string) error {
 	return nil
 }
 
-// mayLockOut refuses a manager who would disable or login-deny an admin:
-// only an admin may lock out an admin.
-func mayLockOut(caller, target *User, lockingOut bool) error {
-	if lockingOut && slices.Contains(target.Role, "admin") && !slices.Contains(caller.Role, "admin") {
+// mayTouch refuses a caller without the admin role any user who holds it:
+// only an admin may change or delete an admin account.
+func mayTouch(caller, target *User) error {
+	if slices.Contains(target.Role, "admin") && !slices.Contains(caller.Role, "admin") {
 		return errNotEnoughPermissions
 	}
 	return nil
 }
 
+// adminGuard wraps a change to a user in mayTouch, before the change (no
+// admin account is changed by a non-admin) and after it (nor made one).
+func adminGuard(caller *User, change func(*User) error) func(*User) error {
+	return func(u *User) error {
+		if err := mayTouch(caller, u); err != nil {
+			return err
+		}
+		if err := change(u); err != nil {
+			return err
+		}
+		return mayTouch(caller, u)
+	}
+}
+
 // PATCH /user/{user_id}/contacts: names, phone and email.
 func (a *app) patchContacts(w http.ResponseWriter, r *http.Request, caller *User) {
-	a.patchUser(w, r, func(in *input) func(*User) error {
+	a.patchUser(w, r, caller, func(in *input) func(*User) error {
 		c := readContacts(in)
 		return func(u *User) error {
 			u.FirstName, u.LastName, u.Phone, u.Email = c.FirstName, c.LastName, c.Phone, c.Email
@@ -349,7 +402,7 @@ func (a *app) patchContacts(w http.ResponseWriter, r *http.Request, caller *User
 
 // PATCH /user/{user_id}/username
 func (a *app) patchUsername(w http.ResponseWriter, r *http.Request, caller *User) {
-	a.patchUser(w, r, func(in *input) func(*User) error {
+	a.patchUser(w, r, caller, func(in *input) func(*User) error {
 		name := readUsername(in)
 		return func(u *User) error { u.Username = name; return nil }
 	})
@@ -357,7 +410,7 @@ func (a *app) patchUsername(w http.ResponseWriter, r *http.Request, caller *User
 
 // PATCH /user/{user_id}/role
 func (a *app) patchRole(w http.ResponseWriter, r *http.Request, caller *User) {
-	a.patchUser(w, r, func(in *input) func(*User) error {
+	a.patchUser(w, r, caller, func(in *input) func(*User) error {
 		roles := in.roles("role")
 		return func(u *User) error { return setRoles(u, roles) }
 	})
@@ -365,36 +418,31 @@ func (a *app) patchRole(w http.ResponseWriter, r *http.Request, caller *User) {
 
 // PATCH /user/{user_id}/disabled
 func (a *app) patchDisabled(w http.ResponseWriter, r *http.Request, caller *User) {
-	a.patchUser(w, r, func(in *input) func(*User) error {
+	a.patchUser(w, r, caller, func(in *input) func(*User) error {
 		disabled, _ := in.boolean("disabled", true)
-		return func(u *User) error {
-			u.Disabled = disabled
-			return mayLockOut(caller, u, disabled)
-		}
+		return func(u *User) error { u.Disabled = disabled; return nil }
 	})
 }
 
 // PATCH /user/{user_id}/login_denied
 func (a *app) patchLoginDenied(w http.ResponseWriter, r *http.Request, caller *User) {
-	a.patchUser(w, r, func(in *input) func(*User) error {
+	a.patchUser(w, r, caller, func(in *input) func(*User) error {
 		denied, _ := in.boolean("login_denied", true)
-		return func(u *User) error {
-			u.LoginDenied = denied
-			return mayLockOut(caller, u, denied)
-		}
+		return func(u *User) error { u.LoginDenied = denied; return nil }
 	})
 }
 
 // patchUser runs a PATCH /user/{user_id}/... route: read reads the body
-// and returns the change to make once the user is loaded.
-func (a *app) patchUser(w http.ResponseWriter, r *http.Request, read func(in *input) func(*User) error) {
+// and returns the change to make once the user is loaded (and adminGuard
+// allows it).
+func (a *app) patchUser(w http.ResponseWriter, r *http.Request, caller *User, read func(in *input) func(*User) error) {
 	q := a.parse(w, r)
 	id := q.id("user_id")
 	change := read(q.body())
 	if !q.valid() {
 		return
 	}
-	u, err := a.store.UpdateUser(ifMatch(r, userNow, id), id, change)
+	u, err := a.store.UpdateUser(ifMatch(r, userNow, id), id, adminGuard(caller, change))
 	a.replyResource(w, r, u, err)
 }
 
@@ -405,30 +453,69 @@ func (a *app) deleteUser(w http.ResponseWriter, r *http.Request, caller *User) {
 	if !q.valid() {
 		return
 	}
-	err := a.store.DeleteUser(ifMatch(r, userNow, id), id)
+	err := a.store.DeleteUser(ifMatch(r, userNow, id), id, func(u *User) error { return mayTouch(caller, u) })
 	a.reply(w, r, a.message("user_deleted_successfully"), err)
 }
 
-// PATCH /user/password: the caller's own password.
+// PATCH /user/password: the caller's own password. current_password, when
+// given (always, with require_current_password), must be the one in force.
 func (a *app) changeOwnPassword(w http.ResponseWriter, r *http.Request, caller *User) {
-	a.changePassword(w, r, func(q *request) int64 { return caller.ID })
+	q := a.parse(w, r)
+	in := q.body()
+	password := in.password("password")
+	current, given := readCurrentPassword(in, a.cfg.RequireCurrentPassword)
+	if !q.valid() {
+		return
+	}
+	if given && !a.currentPasswordMatches(w, r, caller, current) {
+		return
+	}
+	a.setPassword(w, r, caller, caller.ID, password)
+}
+
+// currentPasswordMatches tells whether current is the caller's password,
+// and answers when it is not. A wrong one counts as a failed login of the
+// caller from this client, so a stolen token gives no way around the login
+// throttle to guess the password it would need.
+func (a *app) currentPasswordMatches(w http.ResponseWriter, r *http.Request, caller *User, current string) bool {
+	client := requestInfoOf(r).client
+	if wait, _ := a.throttle.admit(caller.Username, client); wait > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+		a.fail(w, r, errTooManyFailures)
+		return false
+	}
+	ok, _, err := a.hasher.Verify(r.Context(), caller.hashedPassword, current)
+	switch {
+	case err != nil: // no hashing slot was had: nothing was guessed
+		a.throttle.release(caller.Username, client)
+		if errors.Is(err, errStopping) {
+			a.turnAwayAtStop(w, r)
+		}
+	case ok:
+		a.throttle.succeeded(caller.Username, client)
+	default:
+		a.fail(w, r, errIncorrectLogin)
+	}
+	return ok
 }
 
 // PATCH /user/{user_id}/password
 func (a *app) setUserPassword(w http.ResponseWriter, r *http.Request, caller *User) {
-	a.changePassword(w, r, func(q *request) int64 { return q.id("user_id") })
-}
-
-func (a *app) changePassword(w http.ResponseWriter, r *http.Request, target func(*request) int64) {
 	q := a.parse(w, r)
-	id := target(q)
+	id := q.id("user_id")
 	password := q.body().password("password")
 	if !q.valid() {
 		return
 	}
+	a.setPassword(w, r, caller, id, password)
+}
+
+// setPassword gives user id a new password (which ends every token issued
+// under the old one), if adminGuard allows the caller to.
+func (a *app) setPassword(w http.ResponseWriter, r *http.Request, caller *User, id int64, password string) {
 	hash, err := a.hasher.Hash(password)
 	if err == nil {
-		err = a.store.SetPassword(ifMatch(r, userNow, id), id, hash)
+		_, err = a.store.UpdateUser(ifMatch(r, userNow, id), id, adminGuard(caller, func(u *User) error { u.hashedPassword = hash; return nil }))
 	}
 	a.reply(w, r, a.message("password_changed_successfully"), err)
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -685,6 +686,62 @@ func TestRBACManagerCannotLockOutAdmin(t *testing.T) {
 		if u["disabled"] != true {
 			t.Fatalf("user %v", u)
 		}
+	})
+}
+
+// TestOwnPasswordChangeCurrentPassword: PATCH /user/password takes the
+// current password. Without require_current_password a client of the
+// original, which sends none, still works; a current password that is
+// given must be right, or the answer is a wrong login's and nothing
+// changes, and each wrong one counts against the login throttle. With
+// require_current_password it must be given.
+func TestOwnPasswordChangeCurrentPassword(t *testing.T) {
+	t.Parallel()
+	const newPassword = "N3wPassw0rd#"
+	t.Run("optional by default", func(t *testing.T) {
+		t.Parallel()
+		ts := newTestServer(t, func(c *Config) { c.LoginThrottle.MaxFailuresPerUser = 3 })
+		_, token := ts.userWithToken("oldclient", "support")
+		ts.call("PATCH", "/user/password", token, map[string]any{"password": newPassword}).expect(200)
+		token = ts.token("oldclient", newPassword)
+
+		p := ts.call("PATCH", "/user/password", token, map[string]any{"password": testPassword, "current_password": 12345678}).
+			expect(422).problems()
+		if len(p) != 1 || p[0].Type != "string_type" || !reflect.DeepEqual(p[0].Loc, []any{"body", "current_password"}) {
+			t.Fatalf("a current_password that is no string: %+v", p)
+		}
+		for i := 0; i < 3; i++ {
+			before := rbacSnapshot(t, ts.store)
+			rbacError(t, ts.call("PATCH", "/user/password", token, map[string]any{"password": testPassword, "current_password": "Wr0ng!pass"}),
+				http.StatusBadRequest, "Incorrect User name or password", "")
+			rbacUnchanged(t, before, rbacSnapshot(t, ts.store))
+		}
+		// The third wrong one blocked the pair, for a right current password and a login alike.
+		res := ts.call("PATCH", "/user/password", token, map[string]any{"password": testPassword, "current_password": newPassword})
+		rbacError(t, res, http.StatusTooManyRequests, "Too many failed login attempts", "")
+		if res.header.Get("Retry-After") == "" {
+			t.Errorf("429 without Retry-After")
+		}
+		ts.form("/token", url.Values{"username": {"oldclient"}, "password": {newPassword}}).expect(http.StatusTooManyRequests)
+		ts.call("GET", "/me", token, nil).expect(200) // the token itself still works
+
+		_, other := ts.userWithToken("newclient", "support")
+		rbacJSONBody(t, ts.call("PATCH", "/user/password", other, map[string]any{"password": newPassword, "current_password": testPassword}).
+			expect(200), map[string]string{"message": "Password changed successfully"})
+		ts.token("newclient", newPassword)
+	})
+	t.Run("required with require_current_password", func(t *testing.T) {
+		t.Parallel()
+		ts := newTestServer(t, func(c *Config) { c.RequireCurrentPassword = true })
+		_, token := ts.userWithToken("careful", "support")
+		p := ts.call("PATCH", "/user/password", token, map[string]any{"password": newPassword}).expect(422).problems()
+		if len(p) != 1 || p[0].Type != "missing" || !reflect.DeepEqual(p[0].Loc, []any{"body", "current_password"}) {
+			t.Fatalf("no current_password: %+v", p)
+		}
+		rbacError(t, ts.call("PATCH", "/user/password", token, map[string]any{"password": newPassword, "current_password": "Wr0ng!pass"}),
+			http.StatusBadRequest, "Incorrect User name or password", "")
+		ts.call("PATCH", "/user/password", token, map[string]any{"password": newPassword, "current_password": testPassword}).expect(200)
+		ts.token("careful", newPassword)
 	})
 }
 

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -193,4 +195,88 @@ func TestLogFormats(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Under journald (JOURNAL_STREAM set, the log on a file: stderr) every line
+// starts with its syslog priority, which journald reads and strips, so
+// `journalctl -p warning` finds warnings; elsewhere the lines stay plain.
+// Not parallel: it sets the environment.
+func TestJournalPriorityPrefixes(t *testing.T) {
+	for level, want := range map[slog.Level]string{slog.LevelError: "<3>", slog.LevelError + 4: "<3>",
+		slog.LevelWarn: "<4>", slog.LevelInfo: "<6>", slog.LevelInfo + 1: "<6>", slog.LevelDebug: "<7>", slog.LevelDebug - 4: "<7>"} {
+		if got := journalPriority(level); got != want {
+			t.Errorf("journalPriority(%v) = %s, want %s", level, got, want)
+		}
+	}
+	logLines := func(t *testing.T, format string, batched bool) []string {
+		t.Helper()
+		f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var w io.Writer = f
+		if batched {
+			b := newBatchWriter(f, time.Hour)
+			defer b.Close()
+			w = b
+		}
+		log := newLogger(&Config{LogFormat: format}, w)
+		log.Info("started", "addr", "127.0.0.1:8000")
+		log.Warn("readiness check failed")
+		log.With("user", "admin").Error("could not write")
+		log.Debug("not shown at the default level")
+		if b, ok := w.(*batchWriter); ok {
+			b.Close()
+		}
+		text, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSuffix(string(text), "\n"), "\n")
+	}
+	for _, format := range []string{"text", "json"} {
+		for _, batched := range []bool{false, true} {
+			name := fmt.Sprintf("%s batched=%v", format, batched)
+			t.Run(name+" under journald", func(t *testing.T) {
+				t.Setenv("JOURNAL_STREAM", "8:12345")
+				lines := logLines(t, format, batched)
+				if len(lines) != 3 {
+					t.Fatalf("%d lines, want 3: %q", len(lines), lines)
+				}
+				for i, want := range []string{"<6>", "<4>", "<3>"} {
+					line := lines[i]
+					if !strings.HasPrefix(line, want) {
+						t.Fatalf("line %d does not start with %s: %q", i, want, line)
+					}
+					rest := strings.TrimPrefix(line, want)
+					if format == "json" && json.Unmarshal([]byte(rest), new(map[string]any)) != nil {
+						t.Fatalf("after its priority, line %d is not slog's JSON line: %q", i, line)
+					}
+					if format == "text" && !strings.HasPrefix(rest, "time=") {
+						t.Fatalf("after its priority, line %d is not slog's text line: %q", i, line)
+					}
+				}
+				if !strings.Contains(lines[2], "could not write") || !strings.Contains(lines[2], "admin") {
+					t.Fatalf("a logger made by With lost its attributes: %q", lines[2])
+				}
+			})
+			t.Run(name+" elsewhere", func(t *testing.T) {
+				t.Setenv("JOURNAL_STREAM", "")
+				for _, line := range logLines(t, format, batched) {
+					if strings.HasPrefix(line, "<") {
+						t.Fatalf("a priority prefix without journald: %q", line)
+					}
+				}
+			})
+		}
+	}
+	t.Run("never on a writer that is not a file", func(t *testing.T) {
+		t.Setenv("JOURNAL_STREAM", "8:12345")
+		var out bytes.Buffer
+		newLogger(&Config{LogFormat: "text"}, &out).Warn("careful")
+		if !strings.HasPrefix(out.String(), "time=") {
+			t.Fatalf("a buffer got a priority prefix: %q", out.String())
+		}
+	})
 }

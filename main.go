@@ -27,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -34,7 +36,11 @@ var version = "dev"
 
 func main() {
 	if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "ticketapi:", err)
+		priority := "" // journald files the line as an error, like the log's
+		if writesToJournal(os.Stderr) {
+			priority = journalPriority(slog.LevelError)
+		}
+		fmt.Fprintln(os.Stderr, priority+"ticketapi:", err)
 		os.Exit(1)
 	}
 }
@@ -184,6 +190,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Logins still waiting for a hashing slot are answered 503 at once, so
+	// a queue of them cannot hold the stop past its timeout.
+	srv.RegisterOnShutdown(app.hasher.stopWaiting)
 	logger.Info("ticketapi listening", "addr", ln.Addr().String(), "db", displayName(cfg.databasePath()), "version", version)
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -295,11 +304,10 @@ func cmdSetPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && line == "" {
-		return errors.New("read the new password from stdin: nothing was given")
+	password, err := readNewPassword(stdin, stderr)
+	if err != nil {
+		return err
 	}
-	password := strings.TrimRight(line, "\r\n")
 	if problem := checkNewPassword(password); problem != "" {
 		return fmt.Errorf("password refused: %s", problem)
 	}
@@ -322,6 +330,60 @@ func cmdSetPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "password of %q changed; tokens issued before now no longer work\n", username)
 	return nil
+}
+
+// readNewPassword reads the new password: on a terminal without echo and
+// twice, as passwd does (an unseen typo would lock the user out); from a
+// pipe, its first line, so scripts can give it.
+func readNewPassword(stdin io.Reader, stderr io.Writer) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		first, err := readWithoutEcho(int(f.Fd()), "New password: ", stderr)
+		if err != nil {
+			return "", err
+		}
+		second, err := readWithoutEcho(int(f.Fd()), "Retype new password: ", stderr)
+		if err != nil {
+			return "", err
+		}
+		if first != second {
+			return "", errors.New("the two passwords differ; nothing was changed")
+		}
+		return first, nil
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", errors.New("read the new password from stdin: nothing was given")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// readWithoutEcho prompts on stderr and reads one line from the terminal
+// fd with echo off, turning echo back on even when Ctrl-C ends the program.
+func readWithoutEcho(fd int, prompt string, stderr io.Writer) (string, error) {
+	state, err := term.GetState(fd)
+	if err != nil {
+		return "", fmt.Errorf("read the new password: %w", err)
+	}
+	interrupted := make(chan os.Signal, 1)
+	signal.Notify(interrupted, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	defer func() { signal.Stop(interrupted); close(done) }()
+	go func() {
+		select {
+		case <-interrupted:
+			term.Restore(fd, state)
+			fmt.Fprintln(stderr)
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	fmt.Fprint(stderr, prompt)
+	password, err := term.ReadPassword(fd)
+	fmt.Fprintln(stderr) // the Enter typed was not echoed either
+	if err != nil {
+		return "", fmt.Errorf("read the new password: %w", err)
+	}
+	return strings.TrimRight(string(password), "\r"), nil
 }
 
 // cmdBackup writes a consistent copy of the database to DEST while the

@@ -28,6 +28,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -835,5 +836,112 @@ func TestSlowClientIsCut(t *testing.T) {
 	}
 	if took := time.Since(start); took > 15*time.Second {
 		t.Fatalf("a half-sent header kept the connection for %v", took)
+	}
+}
+
+// TestServeStopWithQueuedLogins runs alone (not parallel): its 150 logins
+// queue for the hashing slots, which the whole process shares. Stopped
+// mid-way, the server answers every login (the queued ones 503 at once)
+// and serve returns nil (exit status 0) well within its timeout.
+func TestServeStopWithQueuedLogins(t *testing.T) {
+	const logins = 150
+	t.Setenv("TICKETAPI_ADMIN_PASSWORD", testPassword)
+	cfg := mtServeConfig(t)
+	cfg.Auth.Argon2.MemoryKiB, cfg.Auth.Argon2.Iterations = 8192, 2 // a hash takes a while, so logins queue
+	cfg.LoginThrottle.MaxFailuresPerUser, cfg.LoginThrottle.MaxFailuresPerClient = 1000, 1000
+	cfg.ShutdownTimeoutSeconds = 5
+	s, err := mtStart(t, cfg)
+	if err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+
+	type answer struct {
+		status      int
+		retryAfter  string
+		closes      bool
+		body        string
+		err         error
+		afterCancel bool
+	}
+	answers := make([]answer, logins)
+	var written, answered sync.WaitGroup
+	written.Add(logins)
+	answered.Add(logins)
+	var mu sync.Mutex
+	var cancelled bool
+	for i := range answers {
+		go func() {
+			defer answered.Done()
+			form := url.Values{"username": {"admin"}, "password": {testPassword}}.Encode()
+			req, _ := http.NewRequest("POST", s.url("/token"), strings.NewReader(form))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			var once sync.Once
+			req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+				WroteRequest: func(httptrace.WroteRequestInfo) { once.Do(written.Done) },
+			}))
+			// A client of its own: a new connection that the client would keep
+			// alive, so res.Close tells that the server said Connection: close.
+			client := &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
+			defer client.CloseIdleConnections()
+			res, err := client.Do(req)
+			once.Do(written.Done)
+			a := answer{err: err}
+			if err == nil {
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				observe(req, res, body)
+				a = answer{status: res.StatusCode, retryAfter: res.Header.Get("Retry-After"),
+					closes: res.Close, body: string(body)}
+			}
+			mu.Lock()
+			a.afterCancel = cancelled
+			answers[i] = a
+			mu.Unlock()
+		}()
+	}
+	written.Wait()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) { // mid-way: a few logins done
+		mu.Lock()
+		done := 0
+		for _, a := range answers {
+			if a.status != 0 || a.err != nil {
+				done++
+			}
+		}
+		mu.Unlock()
+		if done >= 3 || time.Now().After(deadline) {
+			break
+		}
+	}
+	mu.Lock()
+	cancelled = true
+	mu.Unlock()
+	start := time.Now()
+	if err := s.stop(); err != nil {
+		t.Fatalf("serve returned %v after a stop with queued logins, want nil (exit status 0)", err)
+	}
+	took := time.Since(start)
+	answered.Wait()
+
+	counts := map[int]int{}
+	for i, a := range answers {
+		switch {
+		case a.err != nil:
+			t.Errorf("login %d got no answer: %v", i, a.err)
+		case a.status == 200:
+		case a.status == 503 && a.afterCancel && a.retryAfter == "5" && a.closes &&
+			strings.Contains(a.body, `"detail":"Server is shutting down, try again"`):
+		default:
+			t.Errorf("login %d: %d (Retry-After %q, closes the connection %v) %s, want 200, or 503 with Retry-After and Connection: close",
+				i, a.status, a.retryAfter, a.closes, a.body)
+		}
+		counts[a.status]++
+	}
+	t.Logf("stopped in %v; answers by status: %v", took, counts)
+	if counts[503] == 0 || counts[200] == 0 {
+		t.Errorf("answers by status %v: want both logins that were checked (200) and queued ones turned away (503)", counts)
+	}
+	if took > 3*time.Second {
+		t.Errorf("the stop took %v: the queued logins held it up", took)
 	}
 }

@@ -22,6 +22,9 @@ import (
 // fill in the user.
 type requestInfo struct {
 	id, user, client string
+
+	caller callerKey    // who the rate limit counted this request against
+	limits *rateLimiter // nil until the rate limit admitted the request
 }
 
 type requestInfoKey struct{}
@@ -53,6 +56,10 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
+// statusClientGone is what the access log says of a request whose client
+// went away before its answer (NGINX's code for it): nothing was answered.
+const statusClientGone = 499
+
 // ServeHTTP runs every request through, in order: request id, access log,
 // panic recovery, security headers, CORS, then the route (or a JSON 404/405).
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -81,8 +88,12 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeJSON(rec, http.StatusInternalServerError, map[string]string{"detail": "Internal Server Error"})
 			}
 		}
+		status := rec.status
+		if status == 0 && r.Context().Err() != nil {
+			status = statusClientGone
+		}
 		a.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method),
-			slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.String("path", r.URL.Path), slog.Int("status", status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("user", info.user), slog.String("request_id", info.id), slog.String("client", info.client))
 	}()

@@ -108,7 +108,8 @@ CREATE TABLE login_failures (
 	blocked_until BIGINT NOT NULL
 );`
 
-// schemaIndexes: the unique ones back up the checks the store makes itself;
+// schemaIndexes: the unique ones back up the checks the store makes itself
+// (caselessUsernames adds one on lower(username) in a later migration);
 // the ticket indexes make reading an employee's or a user's tickets cheap.
 // The employee's index holds every ticket column, so GET /employee/{id}
 // reads its tickets from the index alone, in id order, without a lookup in
@@ -189,6 +190,19 @@ func coverEmployeeTickets(ctx context.Context, tx *sql.Tx, log *slog.Logger) err
 		return createIndex(ctx, tx, ix.name, ix.table, ix.columns, ix.unique, log)
 	}
 	return errors.New("ix_tickets_employee_id is not in schemaIndexes")
+}
+
+// caselessUsernames makes usernames unique ignoring the case of ASCII
+// letters, as the store's check now compares them, so no one can be given
+// Admin beside admin. Users of an older file that already differ only in
+// case are kept and reported (see createIndex), and each still logs in
+// with the username as written. It replaces an index of that name, so it
+// can run again on a database set back to an older version.
+func caselessUsernames(ctx context.Context, tx *sql.Tx, log *slog.Logger) error {
+	if _, err := tx.ExecContext(ctx, "DROP INDEX IF EXISTS ix_users_username_lower"); err != nil {
+		return err
+	}
+	return createIndex(ctx, tx, "ix_users_username_lower", "users", "lower(username)", true, log)
 }
 
 // createPostgresSchema creates the schema in an empty PostgreSQL database.

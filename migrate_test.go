@@ -466,3 +466,102 @@ func TestEmployeeTicketsIndexCovers(t *testing.T) {
 		}
 	}
 }
+
+// muIndexDefinition is how the database defines an index (its CREATE
+// statement), empty when there is none.
+func muIndexDefinition(t *testing.T, db *sql.DB, postgres bool, name string) string {
+	t.Helper()
+	query := "SELECT COALESCE(max(sql), '') FROM sqlite_master WHERE type = 'index' AND name = ?"
+	if postgres {
+		query = "SELECT COALESCE(max(indexdef), '') FROM pg_indexes WHERE indexname = $1 AND schemaname = current_schema()"
+	}
+	def, _ := stScalar(t, db, query, name).(string)
+	return def
+}
+
+// TestUsernamesUniqueIgnoringCase: the migration that makes usernames
+// unique ignoring case keeps the users of an older database that already
+// differ only in case, reports them in the log, and each still logs in as
+// written; a new username differing from one of them only in case is
+// refused. On the original's file, and on a database of the schema
+// version before (SQLite, or PostgreSQL when the suite runs on it).
+func TestUsernamesUniqueIgnoringCase(t *testing.T) {
+	t.Parallel()
+	check := func(t *testing.T, ts *testServer, postgres bool, users int, names ...string) {
+		t.Helper()
+		if log := ts.log.String(); !strings.Contains(log, "column=lower(username)") || !strings.Contains(log, "duplicates="+strings.ToLower(names[0])) {
+			t.Errorf("the log does not report the usernames differing only in case:\n%s", log)
+		}
+		if def := muIndexDefinition(t, ts.store.read.DB, postgres, "ix_users_username_lower"); def == "" || strings.Contains(def, "UNIQUE") {
+			t.Errorf("ix_users_username_lower: %q, want a plain index where old rows break the rule", def)
+		}
+		if n, _ := ts.store.CountUsers(context.Background()); n != users {
+			t.Errorf("%d users after the upgrade, want %d", n, users)
+		}
+		var admin string
+		for _, name := range names {
+			admin = ts.token(name, "passWord@1")
+			if me := ts.call("GET", "/me", admin, nil).expect(200).obj(); me["username"] != name {
+				t.Errorf("logged in as %s, /me says %v", name, me["username"])
+			}
+		}
+		body := validNewUser(strings.ToUpper(names[0][:1])+strings.ToLower(names[0][1:]), 9100)
+		body["role"] = []string{"support"}
+		ts.call("POST", "/user/", admin, body).expect(422, "Username already registered")
+		body["username"] = "Freshname"
+		ts.call("POST", "/user/", admin, body).expect(200)
+	}
+
+	t.Run("the original's file", func(t *testing.T) {
+		t.Parallel()
+		path := copyFixture(t, "original.db")
+		db, err := sql.Open("sqlite", "file:"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// ADMIN beside admin, with admin's password: the original let one in.
+		_, err = db.Exec(`INSERT INTO users (id, username, first_name, last_name, phone, email, role, disabled,
+			login_denied, hashed_password, created) SELECT 6, 'ADMIN', first_name, last_name, '+431279843272',
+			'admin2@fastapi.com', role, disabled, login_denied, hashed_password, created FROM users WHERE username = 'admin'`)
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := newTestServer(t, func(c *Config) { c.DatabaseURL = path })
+		check(t, ts, false, 6, "admin", "ADMIN")
+		if v := stScalar(t, ts.store.read.DB, "PRAGMA user_version"); v != int64(len(sqliteDialect.migrations)) {
+			t.Errorf("schema version %v, want %d", v, len(sqliteDialect.migrations))
+		}
+	})
+
+	t.Run("a database of the version before", func(t *testing.T) {
+		t.Parallel()
+		ts := newTestServer(t)
+		postgres := ts.store.dialect == postgresDialect
+		db := ts.store.write.DB
+		if def := muIndexDefinition(t, db, postgres, "ix_users_username_lower"); !strings.Contains(def, "UNIQUE") {
+			t.Fatalf("a new database's ix_users_username_lower: %q, want a unique index", def)
+		}
+		hash, err := ts.app.hasher.Hash("passWord@1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Back to the schema before, then two users differing only in case.
+		for i, stmt := range []string{"DROP INDEX ix_users_username_lower",
+			map[bool]string{false: "PRAGMA user_version = 2", true: "UPDATE schema_version SET version = 2"}[postgres],
+			"Kimberly", "KIMBERLY"} {
+			if i >= 2 {
+				stmt = fmt.Sprintf(`INSERT INTO users (username, phone, email, role, disabled, login_denied, hashed_password,
+					created) VALUES ('%s', '+4912345678%d', '%s%d@example.com', '["admin"]', false, false, '%s', '2024-01-01 00:00:00')`,
+					stmt, i, stmt, i, hash)
+			}
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		ts.srv.Close()
+		ts.store.Close()
+		again := newTestServer(t, func(c *Config) { c.DatabaseURL = ts.cfg.DatabaseURL })
+		check(t, again, postgres, 2, "Kimberly", "KIMBERLY")
+	})
+}

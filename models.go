@@ -301,6 +301,15 @@ func readName(in *input, f string) string {
 func readPhone(in *input) string { return in.text("phone", 10, 20, patternPhone) }
 func readEmail(in *input) string { return in.text("email", 8, 64, patternEmail) }
 
+// readCurrentPassword reads current_password of PATCH /user/password: any
+// string a password can be (it is compared, not judged), required or not.
+func readCurrentPassword(in *input, required bool) (password string, given bool) {
+	if _, present := in.raw("current_password", required); !present {
+		return "", false
+	}
+	return in.text("current_password", 1, 64, ""), true
+}
+
 // userInput is the body of POST /user/ and PUT /user/{id}.
 type userInput struct {
 	User

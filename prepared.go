@@ -68,6 +68,13 @@ type txn struct {
 	missed []string
 }
 
+// started is the context a statement of a write runs under: a write that
+// has started runs to its end even when its client goes away, because a
+// statement cancelled halfway rolls back the whole transaction (SQLite's
+// interrupt does; pgx closes the connection) and with it the other writes
+// sharing its commit.
+func started(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 func (t *txn) prepared(ctx context.Context, query string) *sql.Stmt {
 	if st, ok := t.p.stmts.Load(query); ok {
 		return t.Tx.StmtContext(ctx, st.(*sql.Stmt))
@@ -77,6 +84,7 @@ func (t *txn) prepared(ctx context.Context, query string) *sql.Stmt {
 }
 
 func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = started(ctx)
 	if st := t.prepared(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -84,6 +92,7 @@ func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) *s
 }
 
 func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = started(ctx)
 	if st := t.prepared(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -91,6 +100,7 @@ func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql
 }
 
 func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = started(ctx)
 	if st := t.prepared(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}

@@ -48,7 +48,8 @@ func routeRoles(overrides map[string][]string) map[string][]string {
 }
 
 // guarded is the one wrapping handler that runs docs/api.md §2's checks in
-// order: bearer header, token, user, password in force, scope, disabled,
+// order: bearer header, token, user, password in force, the caller's rate
+// (ratelimit.go; before login, the client address's), scope, disabled,
 // roles. The first check that fails answers.
 func (a *app) guarded(rt route) http.Handler {
 	need := rt.access
@@ -57,7 +58,9 @@ func (a *app) guarded(rt route) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if need.public {
-			rt.handler(a, w, r, nil)
+			if a.admit(w, r, nil) {
+				rt.handler(a, w, r, nil)
+			}
 			return
 		}
 		caller, c, err := a.authenticate(r)
@@ -66,6 +69,9 @@ func (a *app) guarded(rt route) http.Handler {
 			return
 		}
 		requestInfoOf(r).user = caller.Username
+		if !a.admit(w, r, caller) {
+			return
+		}
 		if need.scope != "" && !slices.Contains(c.Scopes, need.scope) {
 			w.Header().Set("WWW-Authenticate", `Bearer scope="`+need.scope+`"`)
 			a.fail(w, r, errNotEnoughPermissions)

@@ -189,6 +189,16 @@ func rbacClaims(ts *testServer, u *User, iat, exp time.Time) *claims {
 			ExpiresAt: jwt.NewNumericDate(exp)}}
 }
 
+// rbacMapClaims is c as a JSON object with one claim set to value, of
+// whatever JSON type value has.
+func rbacMapClaims(c *claims, name string, value any) jwt.MapClaims {
+	data, _ := json.Marshal(c)
+	m := jwt.MapClaims{}
+	json.Unmarshal(data, &m)
+	m[name] = value
+	return m
+}
+
 // rbacSign signs c with method and key.
 func rbacSign(t testing.TB, method jwt.SigningMethod, key any, c jwt.Claims) string {
 	t.Helper()
@@ -496,6 +506,112 @@ func TestRBACMatrix(t *testing.T) {
 	}
 }
 
+// ---- §3: only an admin may change an admin account ----
+
+// rbacUserChange is a request that changes target (a user it was made
+// for) and would succeed for an admin.
+func rbacUserChange(w *rbacWorld, route string, target *User) (path string, body any) {
+	id := fmt.Sprintf("/user/%d", target.ID)
+	n := w.next()
+	switch route {
+	case "PUT /user/{user_id}":
+		return id, map[string]any{"username": target.Username, "first_name": "Changed", "last_name": "Person",
+			"phone": target.Phone, "email": target.Email, "role": target.Role, "disabled": false, "login_denied": false}
+	case "DELETE /user/{user_id}":
+		return id, nil
+	case "PATCH /user/{user_id}/contacts":
+		return id + "/contacts", map[string]any{"first_name": "Olena", "last_name": "Kovalenko",
+			"phone": fmt.Sprintf("+4930%07d", n), "email": "contact" + rbacLetters(n) + "@example.com"}
+	case "PATCH /user/{user_id}/password":
+		return id + "/password", map[string]any{"password": "An0ther!pass"}
+	case "PATCH /user/{user_id}/username":
+		return id + "/username", map[string]any{"username": w.name("renamed")}
+	case "PATCH /user/{user_id}/role":
+		return id + "/role", map[string]any{"role": []string{"support"}}
+	case "PATCH /user/{user_id}/disabled":
+		return id + "/disabled", map[string]any{"disabled": !target.Disabled}
+	case "PATCH /user/{user_id}/login_denied":
+		return id + "/login_denied", map[string]any{"login_denied": !target.LoginDenied}
+	}
+	w.ts.t.Fatalf("no change request for %s", route)
+	return "", nil
+}
+
+// TestRBACManagerCannotChangeAdmin: a manager may change nothing about an
+// admin account (here one an admin locked out: disabled and login-denied),
+// nor give anyone the admin role, on every route that changes a user: the
+// ones the role table gives managers, and, on a server whose rbac config
+// gives managers every user route, the others too. The answer is the role
+// check's, and nothing changes; the same request on a support user passes.
+func TestRBACManagerCannotChangeAdmin(t *testing.T) {
+	t.Parallel()
+	allUserRoutes := map[string][]string{}
+	for _, rt := range routeTable {
+		if strings.Contains(rt.pattern, "{user_id}") && !strings.HasPrefix(rt.pattern, "GET ") {
+			allUserRoutes[rt.pattern] = []string{"admin", "manager"}
+		}
+	}
+	for _, setup := range []struct {
+		name string
+		rbac map[string][]string
+	}{{"default roles", nil}, {"rbac giving managers every user route", allUserRoutes}} {
+		t.Run(setup.name, func(t *testing.T) {
+			t.Parallel()
+			ts := newTestServer(t, func(c *Config) { c.RBAC = setup.rbac })
+			w := &rbacWorld{base: ts, ts: ts}
+			_, adminToken := ts.userWithToken("bossman", "admin")
+			_, managerToken := ts.userWithToken("chief", "manager")
+			lockedOutAdmin := func() *User {
+				u := w.ts.addUser(w.name("lockedout"), "admin")
+				rbacUpdate(t, ts, u.ID, func(u *User) { u.Disabled, u.LoginDenied = true, true })
+				return rbacUserByName(t, ts, u.Username)
+			}
+			routes := 0
+			for _, route := range rbacSortedRoutes(allUserRoutes) {
+				if !slices.Contains(ts.app.roles[route], "manager") {
+					continue
+				}
+				routes++
+				method, _ := rbacSplit(route)
+				t.Run("manager cannot "+route+" on an admin", func(t *testing.T) {
+					w.ts = rbacOn(ts, t)
+					path, body := rbacUserChange(w, route, lockedOutAdmin())
+					before := rbacSnapshot(t, ts.store)
+					rbacRefused(t, w.ts.call(method, path, managerToken, body))
+					rbacUnchanged(t, before, rbacSnapshot(t, ts.store))
+				})
+				t.Run("manager may "+route+" on a support user", func(t *testing.T) {
+					w.ts = rbacOn(ts, t)
+					path, body := rbacUserChange(w, route, w.freshUser())
+					w.ts.call(method, path, managerToken, body).expect(http.StatusOK)
+				})
+				t.Run("admin may "+route+" on an admin", func(t *testing.T) {
+					w.ts = rbacOn(ts, t)
+					path, body := rbacUserChange(w, route, lockedOutAdmin())
+					w.ts.call(method, path, adminToken, body).expect(http.StatusOK)
+				})
+			}
+			if want := map[bool]int{true: 3, false: len(allUserRoutes)}[setup.rbac == nil]; routes != want {
+				t.Fatalf("managers hold %d of the user routes, want %d", routes, want)
+			}
+			if setup.rbac == nil {
+				return
+			}
+			t.Run("manager cannot give anyone the admin role", func(t *testing.T) {
+				tt := rbacOn(ts, t)
+				w.ts = tt
+				target := w.freshUser()
+				path, body := rbacUserChange(w, "PUT /user/{user_id}", target)
+				body.(map[string]any)["role"] = []string{"admin"}
+				before := rbacSnapshot(t, ts.store)
+				rbacRefused(t, tt.call("PUT", path, managerToken, body))
+				rbacRefused(t, tt.call("PATCH", path+"/role", managerToken, map[string]any{"role": []string{"admin", "support"}}))
+				rbacUnchanged(t, before, rbacSnapshot(t, ts.store))
+			})
+		})
+	}
+}
+
 // ---- §2: the bearer checks, in order ----
 
 func TestRBACAuthChecks(t *testing.T) {
@@ -572,6 +688,10 @@ func TestRBACAuthChecks(t *testing.T) {
 			c.Subject = ""
 			return rbacSign(t, jwt.SigningMethodHS256, []byte(testSecret), &c)
 		}()},
+		{"exp a JSON string", rbacSign(t, jwt.SigningMethodHS256, []byte(testSecret), rbacMapClaims(right, "exp", fmt.Sprint(now.Add(time.Hour).Unix())))},
+		{"iat a JSON string", rbacSign(t, jwt.SigningMethodHS256, []byte(testSecret), rbacMapClaims(right, "iat", fmt.Sprint(now.Unix())))},
+		{"nbf a JSON string", rbacSign(t, jwt.SigningMethodHS256, []byte(testSecret), rbacMapClaims(right, "nbf", fmt.Sprint(now.Unix())))},
+		{"exp null", rbacSign(t, jwt.SigningMethodHS256, []byte(testSecret), rbacMapClaims(right, "exp", nil))},
 		{"tampered payload", func() string {
 			parts := strings.Split(aliceToken, ".")
 			payload, _ := base64.RawURLEncoding.DecodeString(parts[1])

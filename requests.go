@@ -181,6 +181,13 @@ func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("WWW-Authenticate", "Bearer")
 		}
 		writeJSON(w, e.StatusCode, map[string]string{"detail": e.Detail})
+	case r.Context().Err() != nil:
+		// The client went away: nobody to answer, and no fault of the
+		// server's (the access line says 499). An error other than the
+		// cancellation itself is still worth a line.
+		if !errors.Is(err, r.Context().Err()) {
+			a.log.Info("client went away", "request_id", requestInfoOf(r).id, "method", r.Method, "path", r.URL.Path, "error", err)
+		}
 	default:
 		a.internalError(w, r, err)
 	}

@@ -144,9 +144,7 @@ func now() string { return time.Now().UTC().Format(time.DateTime) }
 // it is committed, or none of it. The writer goroutine runs it (groupcommit.go),
 // in one commit with the others waiting then; inTx returns once it is done.
 func (s *Store) inTx(ctx context.Context, f func(*txn) error) error {
-	job := writeJob{ctx: ctx, f: meetPrecondition(ctx, f), done: make(chan error, 1)}
-	s.jobs <- job
-	err := <-job.done
+	err := s.submit(ctx, meetPrecondition(ctx, f))
 	if f, ok := uniqueViolation(err); ok {
 		return f // another write got there first: the same answer as the store's own check
 	}
@@ -286,8 +284,8 @@ type uniqueRule struct {
 	err   failure
 }
 
-// checkUnique answers the first rule that another row than id breaks.
-// Emails compare without case (ASCII letters, as SQLite's lower() folds).
+// checkUnique answers the first rule that another row than id breaks;
+// usernames and emails ignore the case of ASCII letters (SQLite's lower()).
 func checkUnique(ctx context.Context, tx *txn, id int64, rules ...uniqueRule) error {
 	for _, r := range rules {
 		taken, err := exists(ctx, tx, r.query, r.value, id)
@@ -303,7 +301,7 @@ func checkUnique(ctx context.Context, tx *txn, id int64, rules ...uniqueRule) er
 
 func checkUserUnique(ctx context.Context, tx *txn, u *User) error {
 	return checkUnique(ctx, tx, u.ID,
-		uniqueRule{"SELECT 1 FROM users WHERE username = ? AND id != ?", u.Username, errUsernameTaken},
+		uniqueRule{"SELECT 1 FROM users WHERE lower(username) = lower(?) AND id != ?", u.Username, errUsernameTaken},
 		uniqueRule{"SELECT 1 FROM users WHERE lower(email) = lower(?) AND id != ?", u.Email, errEmailTaken},
 		uniqueRule{"SELECT 1 FROM users WHERE phone = ? AND id != ?", u.Phone, errPhoneTaken})
 }
@@ -396,10 +394,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, change func(*User) err
 // SetPassword replaces a user's password hash (which also ends every token
 // issued under the old one).
 func (s *Store) SetPassword(ctx context.Context, id int64, hash string) error {
-	_, err := s.UpdateUser(ctx, id, func(u *User) error {
-		u.hashedPassword = hash
-		return nil
-	})
+	_, err := s.UpdateUser(ctx, id, func(u *User) error { u.hashedPassword = hash; return nil })
 	return err
 }
 
@@ -432,10 +427,13 @@ func checkOtherAdmin(ctx context.Context, tx *txn, id int64) error {
 	return errLastAdmin
 }
 
-// DeleteUser deletes a user who created no tickets.
-func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+// DeleteUser deletes a user who created no tickets, if allowed(the user) is nil.
+func (s *Store) DeleteUser(ctx context.Context, id int64, allowed func(*User) error) error {
 	return s.inTx(ctx, func(tx *txn) error {
 		u, err := oneUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
+		if err == nil {
+			err = allowed(u)
+		}
 		if err != nil {
 			return err
 		}

@@ -100,6 +100,7 @@ func TestStoreConstraintErrors(t *testing.T) {
 		want  failure
 	}{
 		{"a user's username", insertUser, []any{u.Username, "+1999000001", "other1@example.com"}, errUsernameTaken},
+		{"a user's username in upper case", insertUser, []any{strings.ToUpper(u.Username), "+1999000006", "other6@example.com"}, errUsernameTaken},
 		{"a user's phone", insertUser, []any{"uniquephone", u.Phone, "other2@example.com"}, errPhoneTaken},
 		{"a user's email", insertUser, []any{"uniqueemail", "+1999000003", u.Email}, errEmailTaken},
 		{"an employee's phone", insertEmployee, []any{e["phone"], "other4@example.com"}, errPhoneTaken},
@@ -253,6 +254,8 @@ func TestValidationUniqueConflicts(t *testing.T) {
 			detail      string
 		}{
 			{"same username", "username", "annauser", userTaken},
+			{"same username in upper case", "username", "ANNAUSER", userTaken},
+			{"same username in mixed case", "username", "AnnaUser", userTaken},
 			{"same email", "email", "anna@example.com", emailTaken},
 			{"same email in upper case", "email", "ANNA@example.com", emailTaken},
 			{"same email, domain in upper case", "email", "anna@EXAMPLE.COM", emailTaken},
@@ -306,6 +309,8 @@ func TestValidationUniqueConflicts(t *testing.T) {
 			t.Errorf("answered %s", valJSON(obj))
 		}
 		ts.call("PATCH", bertPath+"/contacts", tok, valPick(bert, "first_name", "last_name", "phone", "email")).expect(200)
+		ts.call("PATCH", bertPath+"/username", tok, map[string]any{"username": "bertuser"}).expect(200)
+		ts.call("PATCH", bertPath+"/username", tok, map[string]any{"username": "BertUser"}).expect(200) // its own, in another case
 		ts.call("PATCH", bertPath+"/username", tok, map[string]any{"username": "bertuser"}).expect(200)
 		own["email"] = "BERT@example.com" // its own email in another case
 		if obj := ts.call("PUT", bertPath, tok, own).expect(200).obj(); obj["email"] != "BERT@example.com" {

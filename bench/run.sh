@@ -235,7 +235,9 @@ fi
 
 # ---- the server ----
 # new_instance DIR: a fresh folder with a config: a free loopback port, the
-# database in DIR, throttling limits no benchmark reaches, a short drain.
+# database in DIR, throttling and rate limits no benchmark reaches (one user
+# makes every request: the limiter still runs, it never refuses or holds
+# back), a short drain.
 # On PostgreSQL the database is a new schema, DIR's name, in
 # BENCH_DATABASE_URL; the server creates the tables in it when it starts.
 new_instance() {
@@ -253,7 +255,9 @@ new_instance() {
   jq --arg db "$db" '
       .listen_addr = "127.0.0.1:0" | .database_url = $db | .shutdown_timeout_seconds = 2
     | .login_throttle.max_failures_per_user = 1000000
-    | .login_throttle.max_failures_per_client = 1000000' "$src/config.json" >"$dir/config.json"
+    | .login_throttle.max_failures_per_client = 1000000
+    | .rate_limit.requests_per_second = 1000000000 | .rate_limit.burst = 1000000000
+    | .rate_limit.concurrent_writes = 1000' "$src/config.json" >"$dir/config.json"
 }
 
 # start_server DIR: starts ticketapi on DIR's config; sets SERVER_PID, BASE.

@@ -3,7 +3,7 @@
 # DIR (default /var/lib/ticketapi/backups) named by the UTC time, then
 # removes all but the KEEP newest copies (default 14). Run it as the service
 # user: ticketapi-backup.timer does, nightly; by hand:
-#   sudo -u ticketapi ticketapi-backup
+#   runuser -u ticketapi -- ticketapi-backup
 # `ticketapi backup` uses SQLite's VACUUM INTO, so the server keeps serving
 # and writing meanwhile, and checks the copy with PRAGMA integrity_check.
 # Copy DIR to another machine too: a backup on the same disk is not enough.

@@ -4,7 +4,9 @@
 #   - systemd-analyze verify passes, without one warning, on the units in
 #     deploy/, in a temporary root holding the binaries their ExecStart names;
 #   - systemd-analyze security rates ticketapi.service's exposure at most 2.0;
-#   - the units agree with install.sh and config.json (paths, user, timeouts);
+#   - the units agree with install.sh and config.json (paths, user, timeouts),
+#     install.sh with the log lines of main.go it waits for;
+#   - the docs' commands need no sudo, and say how to clear the start limit;
 #   - the shell scripts pass bash -n / sh -n and shellcheck.
 # Installs Debian's systemd (and shellcheck) when missing and run as root.
 # TICKETAPI_BIN: a built binary to use instead of building one.
@@ -98,13 +100,33 @@ if [ -z "$drain" ] || [ "${stop%s}" -le "$drain" ]; then
 	fail "TimeoutStopSec=$stop must exceed shutdown_timeout_seconds ($drain)"
 fi
 
+# install.sh knows the first admin was created from these words of the
+# server's log (main.go); both must change together.
+for words in 'with the password from TICKETAPI_ADMIN_PASSWORD' 'ticketapi listening'; do
+	grep -qF "$words" deploy/install.sh || fail "install.sh no longer waits for the server's words '$words'"
+	grep -qF "$words" main.go || fail "main.go no longer logs '$words', which install.sh waits for"
+done
+
+say "the operator's docs"
+# A minimal Debian 12 has no sudo: the docs' commands run as root as they stand.
+if grep -nE '^[[:space:]]*(\$ )?sudo ' README.md docs/deploy.md; then
+	fail "the command lines above start with sudo, which a minimal Debian lacks: run them as root, runuser -u USER -- for another user"
+fi
+grep -q 'systemctl reset-failed ticketapi' docs/deploy.md ||
+	fail "docs/deploy.md does not say how to start again after the start limit (systemctl reset-failed ticketapi)"
+if [ "$(value StartLimitBurst $unit)" != 5 ] || [ "$(value StartLimitIntervalSec $unit)" != 60 ] ||
+	! grep -q 'five starts within 60 s' docs/deploy.md; then
+	fail "the start limit in ticketapi.service and in docs/deploy.md differ"
+fi
+
 say "shell scripts"
 bash -n deploy/install.sh
 sh -n deploy/ticketapi-backup.sh
 bash -n e2e/nginx.sh
 bash -n e2e/systemd-verify.sh
+bash -n e2e/systemd-boot.sh
 if command -v shellcheck >/dev/null; then
-	shellcheck deploy/install.sh deploy/ticketapi-backup.sh e2e/nginx.sh e2e/systemd-verify.sh
+	shellcheck deploy/install.sh deploy/ticketapi-backup.sh e2e/nginx.sh e2e/systemd-verify.sh e2e/systemd-boot.sh
 else
 	echo "shellcheck is not installed (apt-get install shellcheck): only the syntax was checked"
 fi
