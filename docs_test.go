@@ -774,6 +774,23 @@ func oaRefusedAt(res *response, loc ...any) bool {
 	return false
 }
 
+// oaQueryInstance is one query value as the parameter's schema sees it: a
+// number when it reads as an integer and the schema wants no text, a boolean
+// for true or false of a boolean parameter, a list of one for a repeatable
+// parameter, else a string.
+func oaQueryInstance(schema map[string]any, value string) any {
+	switch {
+	case regexp.MustCompile(`^-?[0-9]+$`).MatchString(value) && schema["type"] != "string" && schema["type"] != "array":
+		return json.Number(value)
+	case schema["type"] == "boolean" && (value == "true" || value == "false"):
+		return value == "true"
+	case schema["type"] == "array":
+		items, _ := schema["items"].(map[string]any)
+		return []any{oaQueryInstance(items, value)}
+	}
+	return value
+}
+
 func oaVerdict(refused bool) string {
 	if refused {
 		return "refuses"
@@ -868,7 +885,7 @@ func TestOpenAPIConstraintsMatchServer(t *testing.T) {
 						t.Errorf("%s: status %d, want %d: %.200s", c.what, res.status, c.status, res.body)
 						continue
 					}
-					kind, example, err := oaCheckAnswer(doc, vr, op, observedAnswer{op.Method, req.URL.Path, res.status, res.header.Get("Content-Type"), res.body})
+					kind, example, err := oaCheckAnswer(doc, vr, op, observedAnswer{op.Method, req.URL.Path, res.status, res.header.Get("Content-Type"), res.body, res.header})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -957,10 +974,7 @@ func TestOpenAPIConstraintsMatchServer(t *testing.T) {
 						var inst any
 						if value != "(absent)" {
 							q.Set(p.Name, value)
-							inst = value // a query value that is no integer stays a string
-							if regexp.MustCompile(`^-?[0-9]+$`).MatchString(value) {
-								inst = json.Number(value)
-							}
+							inst = oaQueryInstance(p.Schema, value)
 						}
 						docRefuses := value == "(absent)" && p.Required
 						if value != "(absent)" {
@@ -1030,6 +1044,10 @@ func TestOpenAPIPatternsMatchModels(t *testing.T) {
 		t.Fatalf("timestamp pattern does not match time.DateTime")
 	}
 	want[timestamp] = true
+	// The sort parameters' fields (lists.go).
+	want[ticketList.sortPattern()] = true
+	want[employeeList.sortPattern()] = true
+	want[userList.sortPattern()] = true
 
 	found := map[string]bool{}
 	var walk func(v any, where string)

@@ -286,14 +286,20 @@ func (a *app) createUser(w http.ResponseWriter, r *http.Request, caller *User) {
 	}
 	in.User.hashedPassword = hash
 	u, err := a.store.CreateUser(r.Context(), &in.User)
-	a.reply(w, r, u, err)
+	a.replyResource(w, r, u, err)
 }
 
-// GET /user/?skip=&limit=&after_id=
+// GET /user/?skip=&limit=&after_id=, and the filters and sort of lists.go
 func (a *app) listUsers(w http.ResponseWriter, r *http.Request, caller *User) {
 	q := a.parse(w, r)
 	p := q.page()
+	l := q.userFilters()
 	if !q.valid() {
+		return
+	}
+	if l.given {
+		users, err := a.store.FindUsers(r.Context(), l, p.peek())
+		replyPage(a, w, r, l, p, "users", users, err, userSortValues)
 		return
 	}
 	users, err := a.store.ListUsers(r.Context(), p)
@@ -308,25 +314,25 @@ func (a *app) getUser(w http.ResponseWriter, r *http.Request, caller *User) {
 		return
 	}
 	u, err := a.store.UserByID(r.Context(), id)
-	a.reply(w, r, u, err)
+	a.replyResource(w, r, u, err)
 }
 
 // GET /user/username/{username}
 func (a *app) getUserByUsername(w http.ResponseWriter, r *http.Request, caller *User) {
 	u, err := a.store.UserByUsername(r.Context(), r.PathValue("username"))
-	a.reply(w, r, u, err)
+	a.replyResource(w, r, u, err)
 }
 
 // GET /user/phone/{phone}
 func (a *app) getUserByPhone(w http.ResponseWriter, r *http.Request, caller *User) {
 	u, err := a.store.UserByPhone(r.Context(), r.PathValue("phone"))
-	a.reply(w, r, u, err)
+	a.replyResource(w, r, u, err)
 }
 
 // GET /user/email/{email}: any case of the address's letters.
 func (a *app) getUserByEmail(w http.ResponseWriter, r *http.Request, caller *User) {
 	u, err := a.store.UserByEmail(r.Context(), r.PathValue("email"))
-	a.reply(w, r, u, err)
+	a.replyResource(w, r, u, err)
 }
 
 // PUT /user/{user_id}: every field but the password; disabled and
@@ -338,7 +344,7 @@ func (a *app) putUser(w http.ResponseWriter, r *http.Request, caller *User) {
 	if !q.valid() {
 		return
 	}
-	u, err := a.store.UpdateUser(r.Context(), id, adminGuard(caller, func(u *User) error {
+	u, err := a.store.UpdateUser(ifMatch(r, userNow, id), id, adminGuard(caller, func(u *User) error {
 		u.Username, u.FirstName, u.LastName, u.Phone, u.Email = in.Username, in.FirstName, in.LastName, in.Phone, in.Email
 		if in.disabledGiven {
 			u.Disabled = in.Disabled
@@ -348,7 +354,7 @@ func (a *app) putUser(w http.ResponseWriter, r *http.Request, caller *User) {
 		}
 		return setRoles(u, in.Role)
 	}))
-	a.reply(w, r, u, err)
+	a.replyResource(w, r, u, err)
 }
 
 // setRoles gives u the roles, refusing a name that is not a role.
@@ -436,8 +442,8 @@ func (a *app) patchUser(w http.ResponseWriter, r *http.Request, caller *User, re
 	if !q.valid() {
 		return
 	}
-	u, err := a.store.UpdateUser(r.Context(), id, adminGuard(caller, change))
-	a.reply(w, r, u, err)
+	u, err := a.store.UpdateUser(ifMatch(r, userNow, id), id, adminGuard(caller, change))
+	a.replyResource(w, r, u, err)
 }
 
 // DELETE /user/{user_id}
@@ -447,7 +453,7 @@ func (a *app) deleteUser(w http.ResponseWriter, r *http.Request, caller *User) {
 	if !q.valid() {
 		return
 	}
-	err := a.store.DeleteUser(r.Context(), id, func(u *User) error { return mayTouch(caller, u) })
+	err := a.store.DeleteUser(ifMatch(r, userNow, id), id, func(u *User) error { return mayTouch(caller, u) })
 	a.reply(w, r, a.message("user_deleted_successfully"), err)
 }
 
@@ -509,7 +515,7 @@ func (a *app) setUserPassword(w http.ResponseWriter, r *http.Request, caller *Us
 func (a *app) setPassword(w http.ResponseWriter, r *http.Request, caller *User, id int64, password string) {
 	hash, err := a.hasher.Hash(password)
 	if err == nil {
-		_, err = a.store.UpdateUser(r.Context(), id, adminGuard(caller, func(u *User) error { u.hashedPassword = hash; return nil }))
+		_, err = a.store.UpdateUser(ifMatch(r, userNow, id), id, adminGuard(caller, func(u *User) error { u.hashedPassword = hash; return nil }))
 	}
 	a.reply(w, r, a.message("password_changed_successfully"), err)
 }
@@ -524,14 +530,20 @@ func (a *app) createEmployee(w http.ResponseWriter, r *http.Request, caller *Use
 		return
 	}
 	created, err := a.store.CreateEmployee(r.Context(), &e)
-	a.reply(w, r, created, err)
+	a.replyResource(w, r, created, err)
 }
 
-// GET /employee/?skip=&limit=&after_id=
+// GET /employee/?skip=&limit=&after_id=, and the filters and sort of lists.go
 func (a *app) listEmployees(w http.ResponseWriter, r *http.Request, caller *User) {
 	q := a.parse(w, r)
 	p := q.page()
+	l := q.employeeFilters()
 	if !q.valid() {
+		return
+	}
+	if l.given { // not cached: the cache's key would have to be the whole query
+		employees, err := a.store.FindEmployees(r.Context(), l, p.peek())
+		replyPage(a, w, r, l, p, "employees", employees, err, employeeSortValues)
 		return
 	}
 	body, err := a.store.CachedAnswer(r.Context(), fmt.Sprintf("employees %d %d %d", p.after, p.skip, p.limit),
@@ -548,7 +560,7 @@ func (a *app) getEmployee(w http.ResponseWriter, r *http.Request, caller *User) 
 	}
 	body, err := a.store.CachedAnswer(r.Context(), fmt.Sprintf("employee %d", id),
 		func() (any, error) { return a.store.Employee(r.Context(), id) })
-	a.replyEncoded(w, r, body, err)
+	a.replyResourceEncoded(w, r, body, err)
 }
 
 // PUT /employee/{employee_id}
@@ -559,8 +571,8 @@ func (a *app) putEmployee(w http.ResponseWriter, r *http.Request, caller *User) 
 	if !q.valid() {
 		return
 	}
-	updated, err := a.store.UpdateEmployee(r.Context(), id, &e)
-	a.reply(w, r, updated, err)
+	updated, err := a.store.UpdateEmployee(ifMatch(r, employeeNow, id), id, &e)
+	a.replyResource(w, r, updated, err)
 }
 
 // DELETE /employee/{employee_id}
@@ -570,7 +582,7 @@ func (a *app) deleteEmployee(w http.ResponseWriter, r *http.Request, caller *Use
 	if !q.valid() {
 		return
 	}
-	err := a.store.DeleteEmployee(r.Context(), id)
+	err := a.store.DeleteEmployee(ifMatch(r, employeeNow, id), id)
 	a.reply(w, r, a.message("employee_deleted_successfully"), err)
 }
 
@@ -585,14 +597,20 @@ func (a *app) createTicket(w http.ResponseWriter, r *http.Request, caller *User)
 		return
 	}
 	created, err := a.store.CreateTicket(r.Context(), employeeID, caller.ID, &t)
-	a.reply(w, r, created, err)
+	a.replyResource(w, r, created, err)
 }
 
-// GET /ticket/?skip=&limit=&after_id=
+// GET /ticket/?skip=&limit=&after_id=, and the filters and sort of lists.go
 func (a *app) listTickets(w http.ResponseWriter, r *http.Request, caller *User) {
 	q := a.parse(w, r)
 	p := q.page()
+	l := q.ticketFilters()
 	if !q.valid() {
+		return
+	}
+	if l.given {
+		tickets, err := a.store.FindTickets(r.Context(), l, p.peek())
+		replyPage(a, w, r, l, p, "tickets", tickets, err, ticketSortValues)
 		return
 	}
 	tickets, err := a.store.ListTickets(r.Context(), p)
@@ -603,7 +621,14 @@ func (a *app) listTickets(w http.ResponseWriter, r *http.Request, caller *User) 
 func (a *app) listMyTickets(w http.ResponseWriter, r *http.Request, caller *User) {
 	q := a.parse(w, r)
 	p := q.page()
+	l := q.ticketFilters()
 	if !q.valid() {
+		return
+	}
+	if l.given {
+		l.where("owner_id = ?", caller.ID)
+		tickets, err := a.store.FindTickets(r.Context(), l, p.peek())
+		replyPage(a, w, r, l, p, "tickets", tickets, err, ticketSortValues)
 		return
 	}
 	tickets, err := a.store.ListTicketsOf(r.Context(), caller.ID, p)
@@ -618,7 +643,7 @@ func (a *app) getTicket(w http.ResponseWriter, r *http.Request, caller *User) {
 		return
 	}
 	t, err := a.store.Ticket(r.Context(), id)
-	a.reply(w, r, t, err)
+	a.replyResource(w, r, t, err)
 }
 
 // PUT /ticket/{ticket_id}
@@ -629,8 +654,8 @@ func (a *app) putTicket(w http.ResponseWriter, r *http.Request, caller *User) {
 	if !q.valid() {
 		return
 	}
-	updated, err := a.store.UpdateTicket(r.Context(), id, &t)
-	a.reply(w, r, updated, err)
+	updated, err := a.store.UpdateTicket(ifMatch(r, ticketNow, id), id, &t)
+	a.replyResource(w, r, updated, err)
 }
 
 // DELETE /ticket/{ticket_id}
@@ -640,6 +665,6 @@ func (a *app) deleteTicket(w http.ResponseWriter, r *http.Request, caller *User)
 	if !q.valid() {
 		return
 	}
-	err := a.store.DeleteTicket(r.Context(), id)
+	err := a.store.DeleteTicket(ifMatch(r, ticketNow, id), id)
 	a.reply(w, r, a.message("ticket_deleted_successfully"), err)
 }

@@ -10,7 +10,8 @@ package main
 // observed (observe, called from helpers_test.go's send) to openapi.json
 // (docs/api.md §7): its status must be documented for its operation and
 // its body must validate against the documented schema (JSON Schema
-// 2020-12, github.com/santhosh-tekuri/jsonschema).
+// 2020-12, github.com/santhosh-tekuri/jsonschema), as must the paging
+// headers it sends (X-Total-Count, Link) and its ETag.
 
 import (
 	"bytes"
@@ -83,6 +84,7 @@ type observedAnswer struct {
 	status       int
 	contentType  string
 	body         []byte
+	header       http.Header
 }
 
 func observe(req *http.Request, res *http.Response, body []byte) {
@@ -90,7 +92,7 @@ func observe(req *http.Request, res *http.Response, body []byte) {
 	defer observed.Unlock()
 	if len(observed.answers) < 20000 {
 		observed.answers = append(observed.answers, observedAnswer{req.Method, req.URL.Path, res.StatusCode,
-			res.Header.Get("Content-Type"), body})
+			res.Header.Get("Content-Type"), body, res.Header})
 	}
 }
 
@@ -213,6 +215,9 @@ func oaCheckAnswer(doc map[string]any, v *oaValidator, op oaOperation, ans obser
 		}
 		schemaPtr = ptr + "/content/application~1json/schema"
 	}
+	if kind := oaCheckHeaders(doc, v, op, ans, resp, ptr); kind != "" {
+		return kind, where, nil
+	}
 	if ans.method == http.MethodHead {
 		return "", "", nil // no body to check
 	}
@@ -232,6 +237,35 @@ func oaCheckAnswer(doc map[string]any, v *oaValidator, op oaOperation, ans obser
 		return fmt.Sprintf("%s: status %d body does not match #%s", op, ans.status, schemaPtr), where + "\n      " + msg, nil
 	}
 	return "", "", nil
+}
+
+// oaPagingHeaders are the headers the API itself adds to answers (paging.go, etag.go).
+var oaPagingHeaders = []string{"X-Total-Count", "Link", "ETag"}
+
+// oaCheckHeaders holds the paging headers of an answer to its documented
+// response (resp at ptr, nil when the status is not documented): each one
+// sent must be documented there, and its value must match the schema.
+func oaCheckHeaders(doc map[string]any, v *oaValidator, op oaOperation, ans observedAnswer, resp map[string]any, ptr string) string {
+	for _, name := range oaPagingHeaders {
+		value := ans.header.Get(name)
+		if value == "" {
+			continue
+		}
+		headers, _ := resp["headers"].(map[string]any)
+		h, hptr := oaDeref(doc, headers[name], ptr+"/headers/"+oaEscape(name))
+		if h == nil {
+			return fmt.Sprintf("%s: status %d sends %s, which it does not document", op, ans.status, name)
+		}
+		var inst any = value
+		if regexp.MustCompile(`^-?[0-9]+$`).MatchString(value) {
+			inst = json.Number(value)
+		}
+		verr, err := v.validate(hptr+"/schema", inst)
+		if err != nil || verr != nil {
+			return fmt.Sprintf("%s: status %d header %s %q does not match #%s/schema", op, ans.status, name, value, hptr)
+		}
+	}
+	return ""
 }
 
 // ---- the command line ----

@@ -140,11 +140,11 @@ func (s *Store) Ping(ctx context.Context) error {
 // now is the timestamp format of the original, in UTC.
 func now() string { return time.Now().UTC().Format(time.DateTime) }
 
-// inTx runs f as one write: all of it is committed, or none of it. The
-// writer goroutine runs it (groupcommit.go), in one commit with the other
-// writes waiting then; inTx returns once that commit is done.
+// inTx runs f as one write, after the request's If-Match (etag.go): all of
+// it is committed, or none of it. The writer goroutine runs it (groupcommit.go),
+// in one commit with the others waiting then; inTx returns once it is done.
 func (s *Store) inTx(ctx context.Context, f func(*txn) error) error {
-	err := s.submit(ctx, f)
+	err := s.submit(ctx, meetPrecondition(ctx, f))
 	if f, ok := uniqueViolation(err); ok {
 		return f // another write got there first: the same answer as the store's own check
 	}

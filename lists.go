@@ -1,0 +1,437 @@
+package main
+
+// lists.go: the filters and sort orders the list routes take in the query
+// (docs/api.md §5, "Filters and sorting"). A request's parameters become a
+// listQuery: conditions from a fixed list of SQL fragments with ?
+// placeholders, and an order from a fixed list of columns. A client's text
+// only ever travels as an argument, never as SQL.
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// listQuery is what a list request asked for beyond its page: the
+// conditions a row must meet (all of them) and the order of the rows.
+type listQuery struct {
+	conds []string // SQL fragments written in this file, each with ? placeholders
+	args  []any    // the arguments of conds' placeholders, in order
+	order []sortKey
+	given bool  // a filter or sort parameter was in the query
+	after []any // a cursor's values (paging.go): only rows after them in the order
+}
+
+// sortKey is one key of an ORDER BY.
+type sortKey struct {
+	field string // as the client names it
+	sortColumn
+	desc bool
+}
+
+// sortColumn is what a sort field orders by: a NULL (only rows copied from
+// the original hold them) counts as the value answers show for it, so a
+// list sorts by what the client sees and a cursor (paging.go) can name
+// any row.
+type sortColumn struct {
+	expr string // a column, or COALESCE of a column
+	text bool   // PostgreSQL compares it byte by byte (COLLATE "C"), as SQLite does
+}
+
+// sql is the key's expression, in the database's byte-by-byte order for text.
+func (k sortKey) sql(d *dialect) string {
+	if k.text && d == postgresDialect {
+		return k.expr + ` COLLATE "C"`
+	}
+	return k.expr
+}
+
+// where adds a condition; cond is always a constant of this file.
+func (l *listQuery) where(cond string, args ...any) {
+	l.conds = append(l.conds, cond)
+	l.args = append(l.args, args...)
+}
+
+// listSpec is what one resource's list allows: the sort fields a client
+// may name, each with what it orders by.
+type listSpec struct {
+	sortFields []string              // in the order the 422 message lists them
+	columns    map[string]sortColumn // sort field → what it orders by
+}
+
+var (
+	byID        = sortColumn{"id", false}
+	byCreated   = sortColumn{"COALESCE(created, '')", true}
+	byFirstName = sortColumn{"COALESCE(first_name, '')", true}
+	byLastName  = sortColumn{"COALESCE(last_name, '')", true}
+	ticketList  = listSpec{
+		sortFields: []string{"id", "created", "status", "title", "employee_id"},
+		columns: map[string]sortColumn{"id": byID, "created": byCreated, "status": {"COALESCE(status, '')", true},
+			"title": {"COALESCE(title, '')", true}, "employee_id": {"COALESCE(employee_id, 0)", false}},
+	}
+	employeeList = listSpec{
+		sortFields: []string{"id", "created", "last_name", "first_name", "country", "city"},
+		columns: map[string]sortColumn{"id": byID, "created": byCreated, "last_name": byLastName,
+			"first_name": byFirstName, "country": {"COALESCE(country, '')", true}, "city": {"COALESCE(city, '')", true}},
+	}
+	userList = listSpec{
+		sortFields: []string{"id", "created", "username", "last_name", "first_name"},
+		columns: map[string]sortColumn{"id": byID, "created": byCreated, "username": {"COALESCE(username, '')", true},
+			"last_name": byLastName, "first_name": byFirstName},
+	}
+)
+
+// sortPattern is the sort parameter's pattern in openapi.json: a field,
+// then more after commas, each optionally after "-".
+func (spec listSpec) sortPattern() string {
+	field := "-?(" + strings.Join(spec.sortFields, "|") + ")"
+	return "^" + field + "(," + field + ")*$"
+}
+
+// selectSQL is one SELECT of a page of the list: base ("SELECT ... FROM
+// table"), then the conditions, the order, the page.
+func (l *listQuery) selectSQL(d *dialect, base string, p page) (string, []any) {
+	var b strings.Builder
+	b.WriteString(base)
+	b.WriteString(" WHERE id > ?")
+	args := append([]any{p.after}, l.args...)
+	for _, c := range l.conds {
+		b.WriteString(" AND ")
+		b.WriteString(c)
+	}
+	if l.after != nil {
+		cond, afterArgs := l.afterCondition(d)
+		b.WriteString(" AND ")
+		b.WriteString(cond)
+		args = append(args, afterArgs...)
+	}
+	b.WriteString(" ORDER BY ")
+	b.WriteString(l.orderBy(d))
+	b.WriteString(" LIMIT ? OFFSET ?")
+	return b.String(), append(args, p.limit, p.skip)
+}
+
+// keys is the order: the sort's keys, ending with id (unique: the order
+// is total, so pages are stable).
+func (l *listQuery) keys() []sortKey {
+	if len(l.order) > 0 && l.order[len(l.order)-1].field == "id" {
+		return l.order
+	}
+	return append(slices.Clip(l.order), sortKey{"id", byID, false})
+}
+
+// orderBy is the ORDER BY list.
+func (l *listQuery) orderBy(d *dialect) string {
+	var keys []string
+	for _, k := range l.keys() {
+		key := k.sql(d)
+		if k.desc {
+			key += " DESC"
+		}
+		keys = append(keys, key)
+	}
+	return strings.Join(keys, ", ")
+}
+
+// queryList runs a list's SELECT unprepared: filter combinations are too
+// many to keep each one prepared for good, as the pool does with the rest.
+func (s *Store) queryList(ctx context.Context, l *listQuery, base string, p page) (*sql.Rows, error) {
+	query, args := l.selectSQL(s.dialect, base, p)
+	return s.read.DB.QueryContext(ctx, s.dialect.rebind(query), args...)
+}
+
+// FindTickets is a page of the tickets that meet l, in l's order.
+func (s *Store) FindTickets(ctx context.Context, l *listQuery, p page) ([]Ticket, error) {
+	return scanTickets(s.queryList(ctx, l, "SELECT "+ticketColumns+" FROM tickets", p))
+}
+
+// FindUsers is a page of the users that meet l, in l's order.
+func (s *Store) FindUsers(ctx context.Context, l *listQuery, p page) ([]User, error) {
+	rows, err := s.queryList(ctx, l, "SELECT "+userColumns+" FROM users", p)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	users := []User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, *u)
+	}
+	return users, rows.Err()
+}
+
+// FindEmployees is a page of the employees that meet l, in l's order,
+// each with its tickets: two queries a page, as ListEmployees.
+func (s *Store) FindEmployees(ctx context.Context, l *listQuery, p page) ([]Employee, error) {
+	rows, err := s.queryList(ctx, l, "SELECT "+employeeColumns+" FROM employees", p)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	employees := []Employee{}
+	index := map[int64]int{}
+	ids := []any{}
+	for rows.Next() {
+		e, err := scanEmployee(rows)
+		if err != nil {
+			return nil, err
+		}
+		index[e.ID] = len(employees)
+		employees = append(employees, *e)
+		ids = append(ids, e.ID)
+	}
+	if err := rows.Err(); err != nil || len(employees) == 0 {
+		return employees, err
+	}
+	tickets, err := scanTickets(s.read.DB.QueryContext(ctx, s.dialect.rebind("SELECT "+ticketColumns+" FROM tickets "+
+		"WHERE employee_id IN ("+placeholders(len(ids))+") ORDER BY employee_id, id"), ids...))
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tickets {
+		i := index[t.EmployeeID]
+		employees[i].Tickets = append(employees[i].Tickets, t)
+	}
+	return employees, nil
+}
+
+// placeholders is n ? placeholders, comma-separated.
+func placeholders(n int) string {
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+// ---- reading the query ----
+
+// filters reads a list route's filter and sort parameters from the query
+// into a listQuery; each problem found joins the request's 422.
+type filters struct {
+	q          *request
+	values     url.Values
+	l          *listQuery
+	sortFailed bool // a cursor cannot be checked against a sort that has a problem
+}
+
+func (q *request) filters() *filters {
+	return &filters{q: q, values: q.r.URL.Query(), l: &listQuery{}}
+}
+
+func (f *filters) problem(typ, name, msg string, input any, ctx map[string]any) {
+	f.q.problems = append(f.q.problems, fieldError{Type: typ, Loc: []any{"query", name}, Msg: msg, Input: input, Ctx: ctx})
+}
+
+// all returns every value of a parameter, and notes that one was given.
+func (f *filters) all(name string) []string {
+	v := f.values[name]
+	if len(v) > 0 {
+		f.l.given = true
+	}
+	return v
+}
+
+// text reads a parameter's first value, checked like a body field; ok is
+// false when it is absent or has a problem.
+func (f *filters) text(name string, min, max int, pat string) (s string, ok bool) {
+	v := f.all(name)
+	if len(v) == 0 {
+		return "", false
+	}
+	return v[0], f.checkText(name, v[0], min, max, pat)
+}
+
+func (f *filters) checkText(name, s string, min, max int, pat string) bool {
+	if !storable(s) {
+		f.problem("string_unicode", name, "Input should be a valid string, unable to parse raw data as a unicode string", s, nil)
+		return false
+	}
+	if p := checkText(s, min, max, pat); p != nil {
+		p.Loc = []any{"query", name}
+		f.q.problems = append(f.q.problems, *p)
+		return false
+	}
+	return true
+}
+
+// id reads an id (an integer ≥ 0) to match exactly.
+func (f *filters) id(name, cond string) {
+	v := f.all(name)
+	if len(v) == 0 {
+		return
+	}
+	n, problem := parseInt("query", name, v[0])
+	if problem == nil && n < 0 {
+		problem = &fieldError{Type: "greater_than_equal", Loc: []any{"query", name}, Input: v[0],
+			Msg: "Input should be greater than or equal to 0", Ctx: map[string]any{"ge": 0}}
+	}
+	if problem != nil {
+		f.q.problems = append(f.q.problems, *problem)
+		return
+	}
+	f.l.where(cond, n)
+}
+
+// instant reads a date (midnight UTC) or an RFC 3339 date and time, as the
+// text of created: "2006-01-02 15:04:05" in UTC, which compares as time
+// does. A fraction of a second rounds up: created holds whole seconds, so
+// created ≥ t and created < t keep their meaning.
+func (f *filters) instant(name, cond string) {
+	v := f.all(name)
+	if len(v) == 0 {
+		return
+	}
+	t, err := time.Parse(time.DateOnly, v[0])
+	if err != nil {
+		t, err = time.Parse(time.RFC3339Nano, v[0])
+	}
+	if err != nil {
+		f.problem("datetime_parsing", name, "Input should be a date (2025-01-31) or a date and time "+
+			"in RFC 3339 (2025-01-31T12:00:00Z)", v[0], nil)
+		return
+	}
+	if t.Nanosecond() != 0 {
+		t = t.Truncate(time.Second).Add(time.Second)
+	}
+	f.l.where(cond, t.UTC().Format(time.DateTime))
+}
+
+// search reads q, matched as a substring of each of the columns: ASCII
+// letters without case on both databases (lower()), every other letter
+// also on PostgreSQL. An empty q filters nothing.
+func (f *filters) search(conds string, columns int) {
+	s, ok := f.text("q", 0, 64, "")
+	if !ok || s == "" {
+		return
+	}
+	pattern := "%" + likeEscaper.Replace(s) + "%"
+	args := make([]any, columns)
+	for i := range args {
+		args[i] = pattern
+	}
+	f.l.where(conds, args...)
+}
+
+// likeEscaper makes %, _ and \ plain text in a LIKE pattern (ESCAPE '\').
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// sort reads sort: fields of spec, comma-separated, each once, "-" first
+// for descending. Fields after id change nothing (ids are unique) and are
+// dropped.
+func (f *filters) sort(spec listSpec) {
+	v := f.all("sort")
+	if len(v) == 0 {
+		return
+	}
+	var order []sortKey
+	seen := map[string]bool{}
+	for _, field := range strings.Split(v[0], ",") {
+		name, desc := strings.CutPrefix(field, "-")
+		column, known := spec.columns[name]
+		if !known || seen[name] {
+			expected := "'" + strings.Join(spec.sortFields, "', '") + "'"
+			f.problem("enum", "sort", "Input should be a comma-separated list of fields among "+expected+
+				", each at most once, each optionally after '-' (descending)", v[0], map[string]any{"expected": expected})
+			f.sortFailed = true
+			return
+		}
+		seen[name] = true
+		if !seen["id"] || name == "id" {
+			order = append(order, sortKey{name, column, desc})
+		}
+	}
+	f.l.order = order
+}
+
+// exactly reads a text parameter matched whole against cond's column,
+// ASCII letters without case (lower(), as q).
+func (f *filters) exactly(name, cond string) {
+	if s, ok := f.text(name, 1, 64, ""); ok {
+		f.l.where(cond, s)
+	}
+}
+
+// boolean reads true or false (nothing else) to match against cond's column.
+func (f *filters) boolean(name, cond string) {
+	v := f.all(name)
+	if len(v) == 0 {
+		return
+	}
+	if v[0] != "true" && v[0] != "false" {
+		f.problem("bool_parsing", name, "Input should be a valid boolean, unable to interpret input", v[0], nil)
+		return
+	}
+	f.l.where(cond, v[0] == "true")
+}
+
+// hasRole is the condition "the user's role, a JSON array, holds ?", in
+// each database's way of looking into JSON.
+var hasRole = map[*dialect]string{
+	sqliteDialect:   "EXISTS (SELECT 1 FROM json_each(users.role) WHERE value = ?)",
+	postgresDialect: "COALESCE(users.role, '[]')::jsonb @> jsonb_build_array(CAST(? AS TEXT))",
+}
+
+// role reads one of knownRoles.
+func (f *filters) role(d *dialect) {
+	v := f.all("role")
+	if len(v) == 0 {
+		return
+	}
+	if !slices.Contains(knownRoles, v[0]) {
+		expected := "'admin', 'manager' or 'support'"
+		f.problem("enum", "role", "Input should be "+expected, v[0], map[string]any{"expected": expected})
+		return
+	}
+	f.l.where(hasRole[d], v[0])
+}
+
+// ticketFilters reads the filters and sort of GET /ticket/ and GET /ticket/my/.
+func (q *request) ticketFilters() *listQuery {
+	f := q.filters()
+	var statuses []any
+	for _, s := range f.all("status") {
+		if f.checkText("status", s, 3, 16, patternTicketText) {
+			statuses = append(statuses, s)
+		}
+	}
+	if len(statuses) > 0 {
+		f.l.where("status IN ("+placeholders(len(statuses))+")", statuses...)
+	}
+	f.id("employee_id", "employee_id = ?")
+	f.id("creator_id", "owner_id = ?")
+	f.instant("created_after", "created >= ?")
+	f.instant("created_before", "created < ?")
+	f.search(`(lower(title) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(description) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`, 2)
+	f.sort(ticketList)
+	f.cursor()
+	return f.l
+}
+
+// employeeFilters reads the filters and sort of GET /employee/.
+func (q *request) employeeFilters() *listQuery {
+	f := q.filters()
+	f.exactly("country", "lower(country) = lower(CAST(? AS TEXT))")
+	f.exactly("city", "lower(city) = lower(CAST(? AS TEXT))")
+	f.search(`(lower(first_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(last_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\'
+		OR lower(nick_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(email) LIKE lower(CAST(? AS TEXT)) ESCAPE '\'
+		OR phone LIKE ? ESCAPE '\')`, 5)
+	f.sort(employeeList)
+	f.cursor()
+	return f.l
+}
+
+// userFilters reads the filters and sort of GET /user/.
+func (q *request) userFilters() *listQuery {
+	f := q.filters()
+	f.role(q.a.store.dialect)
+	f.boolean("disabled", "COALESCE(disabled, false) = ?")
+	f.boolean("login_denied", "COALESCE(login_denied, false) = ?")
+	f.search(`(lower(username) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(first_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\'
+		OR lower(last_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(email) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`, 4)
+	f.sort(userList)
+	f.cursor()
+	return f.l
+}
