@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -98,10 +99,24 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("user", info.user), slog.String("request_id", info.id), slog.String("client", info.client))
 	}()
 
+	if !cleanPath(r.URL.Path) { // the mux would redirect it, with an HTML body
+		writeJSON(rec, http.StatusNotFound, map[string]string{"detail": "Not Found"})
+		return
+	}
 	if a.cors(rec, r) {
 		return
 	}
 	a.mux.ServeHTTP(rec, r)
+}
+
+// cleanPath tells whether p is in its clean form: no "//", "/./" or "/../".
+// Every route's path is, so any other is an unknown path.
+func cleanPath(p string) bool {
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean == p
 }
 
 // noRoute is the mux's catch-all "/": it answers a path no route matches

@@ -199,6 +199,17 @@ func TestRBACNotFoundAndMethodNotAllowed(t *testing.T) {
 			rbacJSONBody(t, res, notFound)
 		})
 	}
+	root := ts.cfg.RootPath
+	for _, p := range []string{"//docs", root + "/./me", root + "/docs/../openapi.json", root + "//user/",
+		root + "/docs/%2e%2e%2fopenapi.json", root + "/user/1/..", "/api//v1/me"} {
+		t.Run("unclean path "+p+" is a JSON 404, not a redirect", func(t *testing.T) {
+			res := rbacRaw(t, ts, "GET", p, token).expect(http.StatusNotFound)
+			rbacJSONBody(t, res, notFound)
+			if loc := res.header.Get("Location"); loc != "" {
+				t.Errorf("Location %q", loc)
+			}
+		})
+	}
 	t.Run("a path outside the root path is 404 Not Found", func(t *testing.T) {
 		res := rbacRaw(t, ts, "GET", "/user/", token).expect(http.StatusNotFound)
 		rbacJSONBody(t, res, notFound)
