@@ -44,6 +44,7 @@ type Config struct {
 	LogFormat              string              `json:"log_format"`
 	ShutdownTimeoutSeconds int                 `json:"shutdown_timeout_seconds"`
 	RequireCurrentPassword bool                `json:"require_current_password"`
+	AuditRetentionDays     int                 `json:"audit_retention_days"`
 	RaiseError             map[string]APIError `json:"raise_error"`
 	Message                map[string]string   `json:"message"`
 	APIDocs                json.RawMessage     `json:"api_docs"`
@@ -145,6 +146,8 @@ func (c *Config) check() error {
 		return errors.New("config BODY_RESPONSE_ITEMS_LIMIT must be at least 1")
 	case c.ShutdownTimeoutSeconds < 1:
 		return errors.New("config shutdown_timeout_seconds must be at least 1")
+	case c.AuditRetentionDays < 0:
+		return errors.New("config audit_retention_days must be 0 (keep every entry) or a positive number of days")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Errorf("config log_format %q: text or json", c.LogFormat)
 	}

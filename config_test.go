@@ -277,6 +277,7 @@ func TestConfigRefused(t *testing.T) {
 		{"a shutdown timeout of 0 s is refused", mtWriteFile(t, "c.json", `{"shutdown_timeout_seconds": 0}`), []string{"shutdown_timeout_seconds"}},
 		{"require_current_password as a string is refused", mtWriteFile(t, "c.json", `{"require_current_password": "yes"}`), []string{"require_current_password"}},
 		{"log_format xml is refused", mtWriteFile(t, "c.json", `{"log_format": "xml"}`), []string{"log_format", "xml"}},
+		{"a negative audit retention is refused", mtWriteFile(t, "c.json", `{"audit_retention_days": -1}`), []string{"audit_retention_days"}},
 		{"login_throttle with 0 failures per user is refused", mtWriteFile(t, "c.json", `{"login_throttle": {"max_failures_per_user": 0}}`), []string{"login_throttle"}},
 		{"login_throttle with 0 failures per client is refused", mtWriteFile(t, "c.json", `{"login_throttle": {"max_failures_per_client": 0}}`), []string{"login_throttle"}},
 		{"login_throttle with a window of 0 s is refused", mtWriteFile(t, "c.json", `{"login_throttle": {"window_seconds": 0}}`), []string{"login_throttle"}},

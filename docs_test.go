@@ -1044,6 +1044,7 @@ func TestOpenAPIPatternsMatchModels(t *testing.T) {
 		t.Fatalf("timestamp pattern does not match time.DateTime")
 	}
 	want[timestamp] = true
+	want[patternAuditTarget], want[patternAuditAction] = true, true // audit.go's filters
 	// The sort parameters' fields (lists.go).
 	want[ticketList.sortPattern()] = true
 	want[employeeList.sortPattern()] = true

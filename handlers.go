@@ -98,6 +98,8 @@ var routeTable = []route{
 	{"GET /ticket/{ticket_id}", roles("admin", "manager", "support"), (*app).getTicket},
 	{"PUT /ticket/{ticket_id}", roles("admin", "manager"), (*app).putTicket},
 	{"DELETE /ticket/{ticket_id}", roles("admin", "manager"), (*app).deleteTicket},
+
+	{"GET /audit/", roles("admin"), (*app).listAudit},
 }
 
 // route is one line of routeTable.
@@ -188,6 +190,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 	client := requestInfoOf(r).client
 	wait, holdBack := a.throttle.admit(username, client) // counted as a failure until the password proves right
 	if wait > 0 {
+		a.loginOutcome(r, "login.throttled", a.userNamed(r, username))
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		a.fail(w, r, errTooManyFailures)
 		return
@@ -211,6 +214,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 		return // else the client went away while its login waited for a hashing slot
 	}
 	if !ok {
+		a.loginOutcome(r, map[bool]string{true: "login.wrong_password", false: "login.unknown_user"}[u != nil], u)
 		if holdBack > 0 {
 			select { // slow down a guesser, but not past the client's patience
 			case <-time.After(holdBack):
@@ -222,6 +226,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 	}
 	a.throttle.succeeded(username, client)
 	if u.LoginDenied {
+		a.loginOutcome(r, "login.denied", u)
 		a.fail(w, r, errUserLoginDenied)
 		return
 	}
@@ -234,6 +239,10 @@ func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 		return
 	}
 	requestInfoOf(r).user = u.Username
+	if err := a.loginOutcome(r, "login.ok", u); err != nil {
+		a.fail(w, r, err) // no token is handed out that the trail does not know of
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"access_token": token, "token_type": "bearer"})
 }
 
@@ -480,6 +489,7 @@ func (a *app) changeOwnPassword(w http.ResponseWriter, r *http.Request, caller *
 func (a *app) currentPasswordMatches(w http.ResponseWriter, r *http.Request, caller *User, current string) bool {
 	client := requestInfoOf(r).client
 	if wait, _ := a.throttle.admit(caller.Username, client); wait > 0 {
+		a.loginOutcome(r, "login.throttled", caller)
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		a.fail(w, r, errTooManyFailures)
 		return false
@@ -494,6 +504,7 @@ func (a *app) currentPasswordMatches(w http.ResponseWriter, r *http.Request, cal
 	case ok:
 		a.throttle.succeeded(caller.Username, client)
 	default:
+		a.loginOutcome(r, "password.check_failed", caller)
 		a.fail(w, r, errIncorrectLogin)
 	}
 	return ok

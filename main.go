@@ -177,6 +177,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 	if err != nil {
 		return err
 	}
+	defer store.pruneAuditEvery(time.Hour, cfg.AuditRetentionDays)() // stops before the store closes
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(hashMemoryLimit(cfg.Auth.Argon2.MemoryKiB))
 	}

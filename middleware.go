@@ -23,6 +23,7 @@ import (
 // fill in the user.
 type requestInfo struct {
 	id, user, client string
+	userID           int64 // the caller's id (0: none yet), for the audit trail
 
 	caller callerKey    // who the rate limit counted this request against
 	limits *rateLimiter // nil until the rate limit admitted the request

@@ -79,6 +79,8 @@ const (
 	patternTicketText   = `^[\p{L}0-9 #'’-]+$`
 	patternDescription  = `^[\p{L}0-9 #'’.-]+$`
 	patternGrantType    = `^password$`
+	patternAuditTarget  = `^(user|employee|ticket)(:[0-9]{1,18})?$` // GET /audit/'s target
+	patternAuditAction  = `^[a-z_]+\.[a-z_]+$`                      // GET /audit/'s action
 	passwordSpecials    = "!@#$%^&*"
 )
 
@@ -86,7 +88,8 @@ const (
 var compiled = func() map[string]*regexp.Regexp {
 	res := map[string]*regexp.Regexp{}
 	for _, p := range []string{patternASCIILetters, patternNameLetters, patternPhone, patternEmail,
-		patternDate, patternAddress, patternTicketText, patternDescription, patternGrantType} {
+		patternDate, patternAddress, patternTicketText, patternDescription, patternGrantType,
+		patternAuditTarget, patternAuditAction} {
 		res[p] = regexp.MustCompile(p)
 	}
 	return res

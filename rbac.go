@@ -69,6 +69,7 @@ func (a *app) guarded(rt route) http.Handler {
 			return
 		}
 		requestInfoOf(r).user = caller.Username
+		requestInfoOf(r).userID = caller.ID
 		if !a.admit(w, r, caller) {
 			return
 		}
@@ -120,6 +121,7 @@ func (a *app) authenticate(r *http.Request) (*User, *claims, error) {
 		return nil, nil, err
 	}
 	if !a.tokens.matches(c, u) {
+		a.loginOutcome(r, "token.refused", u)
 		return nil, nil, errCouldNotValidate // the password changed after the token was issued
 	}
 	return u, c, nil

@@ -64,6 +64,7 @@ var rbacSpecTable = map[string][]string{
 	"GET /ticket/my/":                    {"admin", "manager", "support"},
 	"PUT /ticket/{ticket_id}":            {"admin", "manager"},
 	"DELETE /ticket/{ticket_id}":         {"admin", "manager"},
+	"GET /audit/":                        {"admin"},
 }
 
 // rbacCallers are the callers of the role matrix: each role alone, a user
@@ -433,6 +434,9 @@ var rbacRequests = map[string]func(w *rbacWorld, caller string) rbacRequest{
 	"DELETE /ticket/{ticket_id}": func(w *rbacWorld, _ string) rbacRequest {
 		return rbacRequest{path: fmt.Sprintf("/ticket/%d", w.freshTicket()), status: 200,
 			wantBody: map[string]any{"message": "Ticket deleted successfully"}}
+	},
+	"GET /audit/": func(w *rbacWorld, _ string) rbacRequest {
+		return rbacRequest{path: "/audit/?action=ticket.created", status: 200}
 	},
 }
 

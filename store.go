@@ -334,10 +334,11 @@ func (s *Store) CreateUser(ctx context.Context, u *User) (*User, error) {
 
 func insertUser(ctx context.Context, tx *txn, u *User) error {
 	u.Created, u.Updated = now(), nil
-	return tx.QueryRowContext(ctx, `INSERT INTO users (username, first_name, last_name, phone, email, role,
+	err := tx.QueryRowContext(ctx, `INSERT INTO users (username, first_name, last_name, phone, email, role,
 		disabled, login_denied, hashed_password, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		u.Username, u.FirstName, u.LastName, u.Phone, u.Email, roleJSON(u.Role), u.Disabled, u.LoginDenied,
 		u.hashedPassword, u.Created).Scan(&u.ID)
+	return audited(ctx, tx, err, created("user", u.ID, u))
 }
 
 // CreateFirstUser inserts u only if there is no user at all, and tells
@@ -365,7 +366,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, change func(*User) err
 		if u, err = oneUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id)); err != nil {
 			return err
 		}
-		wasAdmin := u.activeAdmin()
+		wasAdmin, old := u.activeAdmin(), copyUser(u)
 		if err := change(u); err != nil {
 			return err
 		}
@@ -383,7 +384,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, change func(*User) err
 			email = ?, role = ?, disabled = ?, login_denied = ?, hashed_password = ?, updated = ? WHERE id = ?`,
 			u.Username, u.FirstName, u.LastName, u.Phone, u.Email, roleJSON(u.Role), u.Disabled, u.LoginDenied,
 			u.hashedPassword, t, u.ID)
-		return err
+		return audited(ctx, tx, err, userChanges(old, u)...)
 	})
 	if err != nil {
 		return nil, err
@@ -450,7 +451,7 @@ func (s *Store) DeleteUser(ctx context.Context, id int64, allowed func(*User) er
 			return errUserOwnsTickets
 		}
 		_, err = tx.ExecContext(ctx, "DELETE FROM users WHERE id = ?", id)
-		return orFailure(err, foreignKeyViolation, errUserOwnsTickets)
+		return audited(ctx, tx, orFailure(err, foreignKeyViolation, errUserOwnsTickets), deleted("user", id, u))
 	})
 }
 
@@ -524,10 +525,11 @@ func (s *Store) CreateEmployee(ctx context.Context, e *Employee) (*Employee, err
 			return err
 		}
 		e.Created, e.Updated, e.Tickets = now(), nil, []Ticket{}
-		return tx.QueryRowContext(ctx, `INSERT INTO employees (first_name, last_name, nick_name, phone, email,
+		err := tx.QueryRowContext(ctx, `INSERT INTO employees (first_name, last_name, nick_name, phone, email,
 			birthday, country, city, address, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			e.FirstName, e.LastName, e.NickName, e.Phone, e.Email, e.Birthday, e.Country, e.City, e.Address,
 			e.Created).Scan(&e.ID)
+		return audited(ctx, tx, err, created("employee", e.ID, e))
 	})
 	if err != nil {
 		return nil, err
@@ -555,7 +557,7 @@ func (s *Store) UpdateEmployee(ctx context.Context, id int64, e *Employee) (*Emp
 			return err
 		}
 		e.Tickets, err = scanTickets(tx.QueryContext(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE employee_id = ? ORDER BY id", id))
-		return err
+		return audited(ctx, tx, err, updated("employee", id, old, e))
 	})
 	if err != nil {
 		return nil, err
@@ -566,7 +568,8 @@ func (s *Store) UpdateEmployee(ctx context.Context, id int64, e *Employee) (*Emp
 // DeleteEmployee deletes an employee who has no tickets.
 func (s *Store) DeleteEmployee(ctx context.Context, id int64) error {
 	return s.inTx(ctx, func(tx *txn) error {
-		if _, err := oneEmployee(tx.QueryRowContext(ctx, "SELECT "+employeeColumns+" FROM employees WHERE id = ?", id)); err != nil {
+		e, err := oneEmployee(tx.QueryRowContext(ctx, "SELECT "+employeeColumns+" FROM employees WHERE id = ?", id))
+		if err != nil {
 			return err
 		}
 		has, err := exists(ctx, tx, "SELECT 1 FROM tickets WHERE employee_id = ?", id)
@@ -577,7 +580,7 @@ func (s *Store) DeleteEmployee(ctx context.Context, id int64) error {
 			return errEmployeeHasTickets
 		}
 		_, err = tx.ExecContext(ctx, "DELETE FROM employees WHERE id = ?", id)
-		return orFailure(err, foreignKeyViolation, errEmployeeHasTickets)
+		return audited(ctx, tx, orFailure(err, foreignKeyViolation, errEmployeeHasTickets), deleted("employee", id, e))
 	})
 }
 
@@ -645,7 +648,8 @@ func (s *Store) CreateTicket(ctx context.Context, employeeID, ownerID int64, t *
 		if errors.Is(err, sql.ErrNoRows) {
 			return errEmployeeNotFound
 		}
-		return orFailure(err, foreignKeyViolation, errUserNotFound) // the owner was deleted meanwhile
+		err = orFailure(err, foreignKeyViolation, errUserNotFound) // the owner was deleted meanwhile
+		return audited(ctx, tx, err, created("ticket", t.ID, t))
 	})
 	if err != nil {
 		return nil, err
@@ -661,11 +665,11 @@ func (s *Store) UpdateTicket(ctx context.Context, id int64, in *Ticket) (*Ticket
 		if t, err = oneTicket(tx.QueryRowContext(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE id = ?", id)); err != nil {
 			return err
 		}
-		stamp := now()
+		stamp, old := now(), *t
 		t.Title, t.Description, t.Status, t.Updated = in.Title, in.Description, in.Status, &stamp
 		_, err = tx.ExecContext(ctx, "UPDATE tickets SET title = ?, description = ?, status = ?, updated = ? WHERE id = ?",
 			t.Title, t.Description, t.Status, stamp, id)
-		return err
+		return audited(ctx, tx, err, updated("ticket", id, &old, t))
 	})
 	if err != nil {
 		return nil, err
@@ -675,11 +679,12 @@ func (s *Store) UpdateTicket(ctx context.Context, id int64, in *Ticket) (*Ticket
 
 func (s *Store) DeleteTicket(ctx context.Context, id int64) error {
 	return s.inTx(ctx, func(tx *txn) error {
-		if _, err := oneTicket(tx.QueryRowContext(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE id = ?", id)); err != nil {
+		t, err := oneTicket(tx.QueryRowContext(ctx, "SELECT "+ticketColumns+" FROM tickets WHERE id = ?", id))
+		if err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "DELETE FROM tickets WHERE id = ?", id)
-		return err
+		_, err = tx.ExecContext(ctx, "DELETE FROM tickets WHERE id = ?", id)
+		return audited(ctx, tx, err, deleted("ticket", id, t))
 	})
 }
 
