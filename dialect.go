@@ -94,10 +94,11 @@ const writeLockKey = 7_250_001
 const migrationLockKey = 7_250_002
 
 var sqliteDialect = &dialect{
-	name:       "sqlite",
-	rebind:     func(query string) string { return query },
-	adminRole:  `EXISTS (SELECT 1 FROM json_each(users.role) WHERE value = 'admin')`,
-	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{migrateFromOriginal, coverEmployeeTickets, caselessUsernames, createAuditTrail},
+	name:      "sqlite",
+	rebind:    func(query string) string { return query },
+	adminRole: `EXISTS (SELECT 1 FROM json_each(users.role) WHERE value = 'admin')`,
+	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{migrateFromOriginal, coverEmployeeTickets, caselessUsernames, createAuditTrail,
+		indexTicketsByCreated("")},
 	// Tables are rebuilt with foreign key checks off, SQLite's documented
 	// way to change a table; any row that then breaks a foreign key is
 	// reported (and kept).
@@ -126,7 +127,8 @@ var postgresDialect = &dialect{
 	rebind:     dollarPlaceholders,
 	beginWrite: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", writeLockKey),
 	adminRole:  `COALESCE(users.role, '[]')::jsonb @> '["admin"]'`,
-	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{createPostgresSchema, coverEmployeeTickets, caselessUsernames, createPostgresAuditTrail},
+	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{createPostgresSchema, coverEmployeeTickets, caselessUsernames, createPostgresAuditTrail,
+		indexTicketsByCreated(` COLLATE "C"`)},
 	startMigration: func(ctx context.Context, conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", migrationLockKey))
 		return err

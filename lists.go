@@ -23,6 +23,8 @@ type listQuery struct {
 	order []sortKey
 	given bool  // a filter or sort parameter was in the query
 	after []any // a cursor's values (paging.go): only rows after them in the order
+
+	noTotal bool // total_count=false (paging.go): no X-Total-Count
 }
 
 // sortKey is one key of an ORDER BY.
@@ -407,6 +409,7 @@ func (q *request) ticketFilters() *listQuery {
 	f.search(`(lower(title) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(description) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`, 2)
 	f.sort(ticketList)
 	f.cursor()
+	f.totalCount()
 	return f.l
 }
 
@@ -420,6 +423,7 @@ func (q *request) employeeFilters() *listQuery {
 		OR phone LIKE ? ESCAPE '\')`, 5)
 	f.sort(employeeList)
 	f.cursor()
+	f.totalCount()
 	return f.l
 }
 
@@ -433,5 +437,6 @@ func (q *request) userFilters() *listQuery {
 		OR lower(last_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(email) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`, 4)
 	f.sort(userList)
 	f.cursor()
+	f.totalCount()
 	return f.l
 }

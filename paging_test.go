@@ -196,3 +196,51 @@ func TestListPagingHeaders(t *testing.T) {
 		}
 	})
 }
+
+func TestListTotalCountOptional(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	_, token := ts.userWithToken("admin", "admin")
+	ts.call("POST", "/employee/", token, validEmployee(1)).expect(200)
+	for range 3 {
+		ts.call("POST", "/ticket/1", token, validTicket()).expect(200)
+	}
+	for _, tt := range []struct {
+		path      string
+		total     string // X-Total-Count, "" for none
+		linkTotal string // total_count in the Link, "" for none
+	}{
+		{"/ticket/?sort=-created&limit=2&total_count=false", "", "false"},
+		{"/ticket/?sort=-created&limit=2&total_count=true", "3", "true"},
+		{"/ticket/?limit=2&total_count=true", "3", "true"},     // naming it asks for the paging headers
+		{"/ticket/my/?limit=2&total_count=false", "", "false"}, // and the Link alone
+		{"/employee/?sort=-id&limit=0&total_count=false", "", ""},
+		{"/user/?role=admin&total_count=false", "", ""},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			res := ts.call("GET", tt.path, token, nil).expect(200)
+			if got := res.header.Get("X-Total-Count"); got != tt.total {
+				t.Errorf("X-Total-Count %q, want %q", got, tt.total)
+			}
+			link := res.header.Get("Link")
+			m := ptLinkRE.FindStringSubmatch(link)
+			if tt.linkTotal == "" {
+				if link != "" {
+					t.Errorf("Link %q, want none", link)
+				}
+				return
+			}
+			if m == nil {
+				t.Fatalf("Link %q, want one to the next page", link)
+			}
+			u, err := url.Parse(m[1])
+			if err != nil || u.Query().Get("total_count") != tt.linkTotal {
+				t.Errorf("Link %q: want it to keep total_count=%s", link, tt.linkTotal)
+			}
+		})
+	}
+	for _, value := range []string{"no", "", "TRUE", "0"} {
+		query := "total_count=" + value
+		ltExpectProblems(t, query, ts.call("GET", "/ticket/?"+query, token, nil), ltProblem{"total_count", "bool_parsing"})
+	}
+}
