@@ -152,55 +152,26 @@ func (s *Store) FindTickets(ctx context.Context, l *listQuery, p page) ([]Ticket
 
 // FindUsers is a page of the users that meet l, in l's order.
 func (s *Store) FindUsers(ctx context.Context, l *listQuery, p page) ([]User, error) {
-	rows, err := s.queryList(ctx, l, "SELECT "+userColumns+" FROM users", p)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	users := []User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		users = append(users, *u)
-	}
-	return users, rows.Err()
+	return scanUsers(s.queryList(ctx, l, "SELECT "+userColumns+" FROM users", p))
 }
 
 // FindEmployees is a page of the employees that meet l, in l's order,
 // each with its tickets: two queries a page, as ListEmployees.
 func (s *Store) FindEmployees(ctx context.Context, l *listQuery, p page) ([]Employee, error) {
-	rows, err := s.queryList(ctx, l, "SELECT "+employeeColumns+" FROM employees", p)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	employees := []Employee{}
-	index := map[int64]int{}
-	ids := []any{}
-	for rows.Next() {
-		e, err := scanEmployee(rows)
-		if err != nil {
-			return nil, err
-		}
-		index[e.ID] = len(employees)
-		employees = append(employees, *e)
-		ids = append(ids, e.ID)
-	}
-	if err := rows.Err(); err != nil || len(employees) == 0 {
+	employees, err := scanEmployees(s.queryList(ctx, l, "SELECT "+employeeColumns+" FROM employees", p))
+	if err != nil || len(employees) == 0 {
 		return employees, err
+	}
+	ids := make([]any, len(employees))
+	for i, e := range employees {
+		ids[i] = e.ID
 	}
 	tickets, err := scanTickets(s.read.DB.QueryContext(ctx, s.dialect.rebind("SELECT "+ticketColumns+" FROM tickets "+
 		"WHERE employee_id IN ("+placeholders(len(ids))+") ORDER BY employee_id, id"), ids...))
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range tickets {
-		i := index[t.EmployeeID]
-		employees[i].Tickets = append(employees[i].Tickets, t)
-	}
-	return employees, nil
+	return withTickets(employees, tickets), nil
 }
 
 // placeholders is n ? placeholders, comma-separated.

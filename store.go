@@ -1,7 +1,7 @@
 package main
 
-// store.go: the database, and every SQL statement the API's requests run,
-// each written whole in the method that runs it.
+// store.go: every SQL statement the API's requests run, each written whole
+// in the method that runs it (database.go opens and closes the database).
 //
 // Two databases, one store: SQLite (the default, one file) and PostgreSQL
 // (for several instances behind a load balancer). The statements are
@@ -20,14 +20,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"log/slog"
-	"runtime"
 	"slices"
-	"sync"
 	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 )
 
 // failure is an expected failure, named as in the config's raise_error
@@ -48,94 +42,6 @@ const (
 	errUserOwnsTickets    failure = "user_owns_tickets"
 	errLastAdmin          failure = "last_active_admin"
 )
-
-// Store is the database: one writer connection, a pool of readers.
-type Store struct {
-	write, read *pool
-	dialect     *dialect
-	log         *slog.Logger
-	jobs        chan writeJob // writes waiting for writeLoop
-	writerDone  chan struct{}
-	closeOnce   sync.Once
-	closeErr    error
-
-	watch   *changeWatch         // SQLite only: tells when the database changed, for the caches
-	users   versionCache[User]   // by username, at most 10 000
-	answers versionCache[[]byte] // encoded answers by key, at most 8 MiB
-}
-
-// openStore opens the database that dbURL names (postgres://... or a
-// SQLite file, created if missing) and brings its schema up to date.
-func openStore(ctx context.Context, dbURL string, log *slog.Logger) (*Store, error) {
-	s, err := openPools(ctx, dbURL, log)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", displayName(dbURL), err)
-	}
-	s.users = newVersionCache(10000, func(User) int { return 1 })
-	s.answers = newVersionCache(8<<20, func(body []byte) int { return len(body) })
-	s.jobs, s.writerDone = make(chan writeJob, maxBatch), make(chan struct{})
-	go s.writeLoop()
-	return s, nil
-}
-
-func openPools(ctx context.Context, dbURL string, log *slog.Logger) (*Store, error) {
-	d, driver, writeDSN, readDSN := sqliteDialect, "sqlite", sqliteDSN(dbURL, true, false), sqliteDSN(dbURL, false, true)
-	if isPostgresURL(dbURL) {
-		d, driver, writeDSN, readDSN = postgresDialect, "pgx", dbURL, dbURL
-	}
-	writeDB, err := sql.Open(driver, writeDSN)
-	if err != nil {
-		return nil, err
-	}
-	write := &pool{DB: writeDB, dialect: d}
-	write.SetMaxOpenConns(1)
-	write.SetConnMaxIdleTime(0)
-	s := &Store{write: write, dialect: d, log: log}
-	if err := s.migrate(ctx); err != nil {
-		write.Close()
-		return nil, err
-	}
-	readDB, err := sql.Open(driver, readDSN)
-	if err != nil {
-		write.Close()
-		return nil, err
-	}
-	s.read = &pool{DB: readDB, dialect: d}
-	readers := max(4, runtime.NumCPU())
-	if d == sqliteDialect {
-		readers++ // the change watch keeps one
-		if s.watch, err = newChangeWatch(ctx, s.read); err != nil {
-			readDB.Close()
-			write.Close()
-			return nil, err
-		}
-	} else {
-		readers *= 2 // a PostgreSQL query waits on the network as well as on the CPU
-	}
-	s.read.SetMaxOpenConns(readers)
-	s.read.SetMaxIdleConns(readers)
-	return s, nil
-}
-
-// Close lets the writer finish the writes it was given, then closes both
-// pools; the last connection to close checkpoints the WAL.
-func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		close(s.jobs)
-		<-s.writerDone
-		if s.watch != nil {
-			s.closeErr = s.watch.close()
-		}
-		s.closeErr = errors.Join(s.closeErr, s.read.Close(), s.write.Close())
-	})
-	return s.closeErr
-}
-
-// Ping tells whether the database answers a query.
-func (s *Store) Ping(ctx context.Context) error {
-	var one int
-	return s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
-}
 
 // now is the timestamp format of the original, in UTC.
 func now() string { return time.Now().UTC().Format(time.DateTime) }
@@ -259,8 +165,12 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 }
 
 func (s *Store) ListUsers(ctx context.Context, p page) ([]User, error) {
-	rows, err := s.read.QueryContext(ctx, "SELECT "+userColumns+" FROM users WHERE id > ? ORDER BY id LIMIT ? OFFSET ?",
-		p.after, p.limit, p.skip)
+	return scanUsers(s.read.QueryContext(ctx, "SELECT "+userColumns+" FROM users WHERE id > ? ORDER BY id LIMIT ? OFFSET ?",
+		p.after, p.limit, p.skip))
+}
+
+// scanUsers reads every row of a query of userColumns.
+func scanUsers(rows *sql.Rows, err error) ([]User, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -487,23 +397,9 @@ func (s *Store) Employee(ctx context.Context, id int64) (*Employee, error) {
 // ListEmployees returns a page of employees with their tickets: two queries
 // a page, however many employees it holds.
 func (s *Store) ListEmployees(ctx context.Context, p page) ([]Employee, error) {
-	rows, err := s.read.QueryContext(ctx, "SELECT "+employeeColumns+" FROM employees WHERE id > ? ORDER BY id LIMIT ? OFFSET ?",
-		p.after, p.limit, p.skip)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	employees := []Employee{}
-	index := map[int64]int{}
-	for rows.Next() {
-		e, err := scanEmployee(rows)
-		if err != nil {
-			return nil, err
-		}
-		index[e.ID] = len(employees)
-		employees = append(employees, *e)
-	}
-	if err := rows.Err(); err != nil || len(employees) == 0 {
+	employees, err := scanEmployees(s.read.QueryContext(ctx,
+		"SELECT "+employeeColumns+" FROM employees WHERE id > ? ORDER BY id LIMIT ? OFFSET ?", p.after, p.limit, p.skip))
+	if err != nil || len(employees) == 0 {
 		return employees, err
 	}
 	tickets, err := scanTickets(s.read.QueryContext(ctx, "SELECT "+ticketColumns+" FROM tickets "+
@@ -511,12 +407,39 @@ func (s *Store) ListEmployees(ctx context.Context, p page) ([]Employee, error) {
 	if err != nil {
 		return nil, err
 	}
+	return withTickets(employees, tickets), nil
+}
+
+// scanEmployees reads every row of a query of employeeColumns.
+func scanEmployees(rows *sql.Rows, err error) ([]Employee, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	employees := []Employee{}
+	for rows.Next() {
+		e, err := scanEmployee(rows)
+		if err != nil {
+			return nil, err
+		}
+		employees = append(employees, *e)
+	}
+	return employees, rows.Err()
+}
+
+// withTickets gives each of employees its tickets, in the order given;
+// tickets of other employees are left out.
+func withTickets(employees []Employee, tickets []Ticket) []Employee {
+	index := make(map[int64]int, len(employees))
+	for i, e := range employees {
+		index[e.ID] = i
+	}
 	for _, t := range tickets {
 		if i, ok := index[t.EmployeeID]; ok {
 			employees[i].Tickets = append(employees[i].Tickets, t)
 		}
 	}
-	return employees, nil
+	return employees
 }
 
 func (s *Store) CreateEmployee(ctx context.Context, e *Employee) (*Employee, error) {
