@@ -30,6 +30,8 @@ type Store struct {
 	watch   *changeWatch         // SQLite only: tells when the database changed, for the caches
 	users   versionCache[User]   // by username, at most 10 000
 	answers versionCache[[]byte] // encoded answers by key, at most 8 MiB
+
+	employeeAnswers *employeeAnswers // GET /employee/{id}'s, by id, at most 8 MiB
 }
 
 // openStore opens the database that dbURL names (postgres://... or a
@@ -41,6 +43,7 @@ func openStore(ctx context.Context, dbURL string, log *slog.Logger) (*Store, err
 	}
 	s.users = newVersionCache(10000, func(User) int { return 1 })
 	s.answers = newVersionCache(8<<20, func(body []byte) int { return len(body) })
+	s.employeeAnswers = newEmployeeAnswers(8 << 20)
 	s.jobs, s.writerDone = make(chan writeJob, maxBatch), make(chan struct{})
 	go s.writeLoop()
 	return s, nil

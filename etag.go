@@ -50,17 +50,17 @@ func (a *app) replyResource(w http.ResponseWriter, r *http.Request, v any, err e
 	if err == nil {
 		body, err = json.Marshal(v)
 	}
-	a.replyResourceEncoded(w, r, body, err)
+	a.replyResourceEncoded(w, r, body, entityTag(body), err)
 }
 
-// replyResourceEncoded is replyResource for an answer already encoded. A
-// GET whose If-None-Match names the ETag gets 304 and no body.
-func (a *app) replyResourceEncoded(w http.ResponseWriter, r *http.Request, body []byte, err error) {
+// replyResourceEncoded is replyResource for an answer already encoded,
+// with its ETag. A GET whose If-None-Match names the ETag gets 304 and no
+// body.
+func (a *app) replyResourceEncoded(w http.ResponseWriter, r *http.Request, body []byte, tag string, err error) {
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	tag := entityTag(body)
 	w.Header().Set("ETag", tag)
 	if r.Method == http.MethodGet && tagsMatch(r.Header.Values("If-None-Match"), tag, true) {
 		w.WriteHeader(http.StatusNotModified)

@@ -569,9 +569,8 @@ func (a *app) getEmployee(w http.ResponseWriter, r *http.Request, caller *User) 
 	if !q.valid() {
 		return
 	}
-	body, err := a.store.CachedAnswer(r.Context(), fmt.Sprintf("employee %d", id),
-		func() (any, error) { return a.store.Employee(r.Context(), id) })
-	a.replyResourceEncoded(w, r, body, err)
+	body, tag, err := a.store.EmployeeAnswer(r.Context(), id)
+	a.replyResourceEncoded(w, r, body, tag, err)
 }
 
 // PUT /employee/{employee_id}
