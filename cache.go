@@ -1,11 +1,12 @@
 package main
 
 // cache.go: on SQLite, the caller's user (every request authenticates) and
-// answers that are the same whoever asks (an employee, a page of
-// employees) are kept until the next commit. Without them a GET /me takes
-// 50 µs of CPU instead of 31 and a GET /employee/{id} 100 instead of 35,
-// below the targets of docs/performance.md. Under the mixed workload, where
-// a write comes every few milliseconds, they neither help nor cost.
+// answers that are the same whoever asks (a page of employees) are kept
+// until the next commit. Without them a GET /me takes 50 µs of CPU instead
+// of 31, below the target of docs/performance.md. Under the mixed
+// workload, where a write comes every few milliseconds, they neither help
+// nor cost; one employee's answer is kept per employee instead
+// (employeeanswers.go).
 
 import (
 	"context"
@@ -195,8 +196,7 @@ func (s *Store) AuthUser(ctx context.Context, username string) (*User, error) {
 }
 
 // CachedAnswer is read()'s result encoded as JSON, kept per data_version for
-// answers that are the same whoever asks (an employee, a page of the
-// employee list). On PostgreSQL (no change watch) it always reads.
+// answers that are the same whoever asks (a page of the employee list). On PostgreSQL (no change watch) it always reads.
 func (s *Store) CachedAnswer(ctx context.Context, key string, read func() (any, error)) ([]byte, error) {
 	if s.watch == nil {
 		return encodeAnswer(read())
