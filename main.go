@@ -165,6 +165,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
 	defer ln.Close()
+	metricsSrv, err := listenMetrics(cfg.MetricsAddr) // its own port, never the API's; nil when metrics_addr is empty
+	if err != nil {
+		return err
+	}
+	defer metricsSrv.Close()
 	store, err := openStore(ctx, cfg.databasePath(), logger)
 	if err != nil {
 		return err
@@ -201,6 +206,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	metricsSrv.serve(app.metrics, logger)
 	notifySystemd("READY=1", logger)
 	select {
 	case err := <-served:
