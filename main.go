@@ -98,6 +98,7 @@ func (f *commonFlags) load() (*Config, error) {
 func cmdServe(args []string, stderr io.Writer) error {
 	f := newFlags("serve", stderr)
 	addr := f.fs.String("addr", "", "listen address HOST:PORT (overrides the config)")
+	metricsAddr := f.fs.String("metrics-addr", "", "metrics listen address HOST:PORT (overrides the config's metrics_addr; empty: none)")
 	profileAddr := f.fs.String("pprof", "", "also serve Go's profiler (net/http/pprof) on this loopback HOST:PORT; off by default")
 	if err := f.fs.Parse(args); err != nil {
 		return err
@@ -109,6 +110,11 @@ func cmdServe(args []string, stderr io.Writer) error {
 	if *addr != "" {
 		cfg.ListenAddr = *addr
 	}
+	f.fs.Visit(func(given *flag.Flag) { // given, even empty, it wins
+		if given.Name == "metrics-addr" {
+			cfg.MetricsAddr = *metricsAddr
+		}
+	})
 	logs := newBatchWriter(stderr, logBatchDelay)
 	defer logs.Close()
 	logger := newLogger(cfg, logs)

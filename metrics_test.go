@@ -380,6 +380,13 @@ func TestMetricsPortInUse(t *testing.T) {
 	if _, err := os.Stat(cfg.DatabaseURL); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a start that could not listen created the database (%v)", err)
 	}
+	// The same from the command line: -metrics-addr replaces metrics_addr.
+	var stdout, stderr strings.Builder
+	err = run([]string{"serve", "-addr", "127.0.0.1:0", "-db", t.TempDir() + "/never.db", "-metrics-addr", cfg.MetricsAddr},
+		strings.NewReader(""), &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "metrics_addr") || !strings.Contains(err.Error(), cfg.MetricsAddr) {
+		t.Fatalf("serve -metrics-addr on a port in use: %v, want an error naming metrics_addr %s", err, cfg.MetricsAddr)
+	}
 	for _, bad := range []string{"9464", "localhost", "127.0.0.1:9464:1"} {
 		cfg := testConfig(t)
 		cfg.MetricsAddr = bad
