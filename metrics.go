@@ -162,7 +162,7 @@ func newWriteMetrics() *writeMetrics {
 		transactions: prometheus.NewCounter(prometheus.CounterOpts{Name: "ticketapi_db_write_transactions_total",
 			Help: "Write transactions begun; writes waiting together share one (group commit)."}),
 		writes: prometheus.NewCounter(prometheus.CounterOpts{Name: "ticketapi_db_writes_total",
-			Help: "Writes run in write transactions, one per request or security event that writes."}),
+			Help: "Writes run in write transactions: a change with its audit entry, a security event, a login count on PostgreSQL."}),
 		lockWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ticketapi_db_write_lock_wait_seconds",
 			Help: "Wait of a write from its submission until its transaction holds the write lock.", Buckets: waitBuckets}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ticketapi_db_commit_seconds",
