@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -34,15 +35,16 @@ var hashSlots = make(chan struct{}, runtime.NumCPU())
 // errStopping is why a login got no hashing slot: the server is stopping.
 var errStopping = errors.New("the server is stopping")
 
-// withHashSlot runs f once a slot is free. A caller that goes away while
-// it waits (ctx done) gives up its turn: nobody hashes for a gone client.
-// When stopping closes, a caller that would have to wait gives up too
-// (errStopping), so a stop is not held up by a queue; a free slot is still
-// taken.
-func withHashSlot(ctx context.Context, stopping <-chan struct{}, f func()) error {
+// withHashSlot runs f once a slot is free, and observes in waited how long
+// that took. A caller that goes away while it waits (ctx done) gives up its
+// turn: nobody hashes for a gone client. When stopping closes, a caller
+// that would have to wait gives up too (errStopping), so a stop is not held
+// up by a queue; a free slot is still taken.
+func withHashSlot(ctx context.Context, stopping <-chan struct{}, waited prometheus.Observer, f func()) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	asked := time.Now()
 	select {
 	case hashSlots <- struct{}{}:
 	default: // every slot is taken: wait for one
@@ -55,6 +57,7 @@ func withHashSlot(ctx context.Context, stopping <-chan struct{}, f func()) error
 		}
 	}
 	defer func() { <-hashSlots }()
+	waited.Observe(time.Since(asked).Seconds())
 	f()
 	return nil
 }
@@ -101,12 +104,14 @@ type hasher struct {
 	dummy      string // a hash to check unknown users against, so they take as long as known ones
 	stopping   chan struct{}
 	stopOnce   sync.Once
+	slotWait   prometheus.Histogram // each hash's wait for a slot (metrics.go)
 }
 
 func newHasher(cfg *Config) *hasher {
 	a := cfg.Auth.Argon2
 	return &hasher{scheme: cfg.Auth.PwdContext.Schemes[0], memory: a.MemoryKiB, iterations: a.Iterations,
-		threads: a.Parallelism, bcryptCost: cfg.Auth.BcryptCost, stopping: make(chan struct{})}
+		threads: a.Parallelism, bcryptCost: cfg.Auth.BcryptCost, stopping: make(chan struct{}),
+		slotWait: newHashSlotWait()}
 }
 
 // stopWaiting is called when the server stops: every Verify still waiting
@@ -134,7 +139,7 @@ func (h *hasher) Hash(password string) (string, error) {
 	if h.scheme == "bcrypt" {
 		var b []byte
 		var err error
-		withHashSlot(context.Background(), nil, func() { b, err = bcrypt.GenerateFromPassword(bcryptInput(password), h.bcryptCost) })
+		withHashSlot(context.Background(), nil, h.slotWait, func() { b, err = bcrypt.GenerateFromPassword(bcryptInput(password), h.bcryptCost) })
 		if err != nil {
 			return "", err
 		}
@@ -143,7 +148,7 @@ func (h *hasher) Hash(password string) (string, error) {
 	salt := make([]byte, argon2SaltLen)
 	rand.Read(salt)
 	var key []byte
-	withHashSlot(context.Background(), nil, func() { key = argon2id(password, salt, h.iterations, h.memory, h.threads, argon2KeyLen) })
+	withHashSlot(context.Background(), nil, h.slotWait, func() { key = argon2id(password, salt, h.iterations, h.memory, h.threads, argon2KeyLen) })
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, h.memory, h.iterations, h.threads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
@@ -168,7 +173,7 @@ func (h *hasher) verify(ctx context.Context, hash, password string) (bool, error
 		// x/crypto/bcrypt reads "$2a$"; "$2b$" (passlib's) is the same algorithm.
 		normalized := "$2a$" + strings.TrimPrefix(strings.TrimPrefix(hash, "$2b$"), "$2y$")
 		var mismatch error
-		err := withHashSlot(ctx, h.stopping, func() {
+		err := withHashSlot(ctx, h.stopping, h.slotWait, func() {
 			mismatch = bcrypt.CompareHashAndPassword([]byte(normalized), bcryptInput(password))
 		})
 		return err == nil && mismatch == nil, err
@@ -178,7 +183,7 @@ func (h *hasher) verify(ctx context.Context, hash, password string) (bool, error
 		return false, nil
 	}
 	var key []byte
-	err := withHashSlot(ctx, h.stopping, func() {
+	err := withHashSlot(ctx, h.stopping, h.slotWait, func() {
 		key = argon2id(password, p.salt, p.iterations, p.memory, p.threads, uint32(len(p.key)))
 	})
 	return err == nil && subtle.ConstantTimeCompare(key, p.key) == 1, err

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -31,6 +32,7 @@ const publishedSecretKey = "c785b10c875f96aed62f57ed79add66f2b7650039cf92caea24d
 // upper-case ones among them), new features add snake_case keys.
 type Config struct {
 	ListenAddr             string              `json:"listen_addr"`
+	MetricsAddr            string              `json:"metrics_addr"`
 	DatabaseURL            string              `json:"database_url"`
 	SQLiteDBPath           string              `json:"sqlite_db_path"`
 	RootPath               string              `json:"root_path"`
@@ -150,6 +152,9 @@ func (c *Config) check() error {
 		return errors.New("config audit_retention_days must be 0 (keep every entry) or a positive number of days")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Errorf("config log_format %q: text or json", c.LogFormat)
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr != "" && err != nil {
+		return fmt.Errorf("config metrics_addr %q: HOST:PORT, or empty for no metrics listener", c.MetricsAddr)
 	}
 	if t := c.LoginThrottle; t.MaxFailuresPerUser < 1 || t.MaxFailuresPerClient < 1 || t.WindowSeconds < 1 || t.MaxEntries < 100 {
 		return errors.New("config login_throttle: max_failures_per_user, max_failures_per_client and window_seconds must be positive, max_entries at least 100")

@@ -26,6 +26,7 @@ type Store struct {
 	writerDone  chan struct{}
 	closeOnce   sync.Once
 	closeErr    error
+	writes      *writeMetrics // what the writer did, for /metrics (metrics.go)
 
 	watch   *changeWatch         // SQLite only: tells when the database changed, for the caches
 	users   versionCache[User]   // by username, at most 10 000
@@ -45,6 +46,7 @@ func openStore(ctx context.Context, dbURL string, log *slog.Logger) (*Store, err
 	s.answers = newVersionCache(8<<20, func(body []byte) int { return len(body) })
 	s.employeeAnswers = newEmployeeAnswers(8 << 20)
 	s.jobs, s.writerDone = make(chan writeJob, maxBatch), make(chan struct{})
+	s.writes = newWriteMetrics()
 	go s.writeLoop()
 	return s, nil
 }

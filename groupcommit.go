@@ -9,13 +9,15 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"time"
 )
 
 // writeJob is one caller's write, waiting for the writer.
 type writeJob struct {
-	ctx  context.Context
-	f    func(*txn) error
-	done chan error
+	ctx       context.Context
+	f         func(*txn) error
+	done      chan error
+	submitted time.Time // for the wait until its transaction starts (metrics.go)
 }
 
 // maxBatch bounds how many writes share one commit.
@@ -34,7 +36,7 @@ func (s *Store) submit(ctx context.Context, f func(*txn) error) error {
 		return err
 	}
 	defer release()
-	job := writeJob{ctx: ctx, f: f, done: make(chan error, 1)}
+	job := writeJob{ctx: ctx, f: f, done: make(chan error, 1), submitted: time.Now()}
 	select {
 	case s.jobs <- job:
 	case <-ctx.Done():
@@ -73,6 +75,7 @@ func (s *Store) commitBatch(batch []writeJob) {
 	results := make([]error, len(batch))
 	tx, err := s.beginWrite(ctx)
 	if err == nil {
+		s.writes.started(batch)
 		t := &txn{Tx: tx, p: s.write}
 		if len(batch) == 1 { // alone in its transaction: no savepoint needed
 			if results[0] = runWrite(t, batch[0].f); results[0] != nil {
@@ -85,7 +88,7 @@ func (s *Store) commitBatch(batch []writeJob) {
 			}
 		}
 		if err == nil {
-			err = tx.Commit()
+			err = s.writes.timed(tx.Commit)
 		}
 		for _, query := range t.missed { // the connection is free again: prepare for next time
 			s.write.stmt(ctx, query)

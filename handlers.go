@@ -32,6 +32,7 @@ type app struct {
 	throttle throttle
 	trusted  []netip.Prefix // proxies whose X-Forwarded-For is believed
 	limits   *rateLimiter   // each caller's requests and writes (ratelimit.go)
+	metrics  *metrics       // what /metrics reports, on its own listener (metrics.go)
 	// longestUsername (bytes) is the longest a user can have: the rule's
 	// maxUsernameLength, or a longer one an upgraded database holds.
 	longestUsername int
@@ -45,6 +46,7 @@ func newApp(cfg *Config, store *Store, log *slog.Logger) (*app, error) {
 		tokens: newTokens(cfg.Auth.SecretKey, time.Duration(cfg.Auth.ExpireMinutes)*time.Minute),
 		roles:  routeRoles(cfg.RBAC), mux: http.NewServeMux(), throttle: newThrottle(cfg, store)}
 	a.limits = newRateLimiter(cfg.RateLimit, log)
+	a.metrics = newMetrics(a)
 	var err error
 	if a.trusted, err = cfg.trustedProxies(); err != nil {
 		return nil, err
@@ -184,6 +186,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 	}
 
 	if len(username) > a.longestUsername {
+		a.metrics.login("unknown_user")
 		a.fail(w, r, errIncorrectLogin) // no user has so long a name: refused before any work
 		return
 	}
@@ -191,6 +194,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 	wait, holdBack := a.throttle.admit(username, client) // counted as a failure until the password proves right
 	if wait > 0 {
 		a.loginOutcome(r, "login.throttled", a.userNamed(r, username))
+		a.metrics.login("throttled")
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		a.fail(w, r, errTooManyFailures)
 		return
@@ -215,6 +219,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 	}
 	if !ok {
 		a.loginOutcome(r, map[bool]string{true: "login.wrong_password", false: "login.unknown_user"}[u != nil], u)
+		a.metrics.login(map[bool]string{true: "wrong_password", false: "unknown_user"}[u != nil])
 		if holdBack > 0 {
 			select { // slow down a guesser, but not past the client's patience
 			case <-time.After(holdBack):
@@ -227,6 +232,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 	a.throttle.succeeded(username, client)
 	if u.LoginDenied {
 		a.loginOutcome(r, "login.denied", u)
+		a.metrics.login("login_denied")
 		a.fail(w, r, errUserLoginDenied)
 		return
 	}
@@ -243,6 +249,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 		a.fail(w, r, err) // no token is handed out that the trail does not know of
 		return
 	}
+	a.metrics.login("ok")
 	writeJSON(w, http.StatusOK, map[string]string{"access_token": token, "token_type": "bearer"})
 }
 

@@ -41,6 +41,7 @@ func testConfig(t testing.TB) *Config {
 	cfg.Auth.Argon2.MemoryKiB, cfg.Auth.Argon2.Iterations, cfg.Auth.Argon2.Parallelism = 1024, 1, 1
 	cfg.Auth.BcryptCost = 4
 	cfg.RateLimit.RequestsPerSecond = 1e6 // tests call far faster than people do; TestRateLimit tests the limit
+	cfg.MetricsAddr = "127.0.0.1:0"       // serve's metrics port: a free one, as tests run many servers at once
 	if err := cfg.check(); err != nil {
 		t.Fatal(err)
 	}

@@ -98,6 +98,7 @@ func (f *commonFlags) load() (*Config, error) {
 func cmdServe(args []string, stderr io.Writer) error {
 	f := newFlags("serve", stderr)
 	addr := f.fs.String("addr", "", "listen address HOST:PORT (overrides the config)")
+	metricsAddr := f.fs.String("metrics-addr", "", "metrics listen address HOST:PORT (overrides the config's metrics_addr; empty: none)")
 	profileAddr := f.fs.String("pprof", "", "also serve Go's profiler (net/http/pprof) on this loopback HOST:PORT; off by default")
 	if err := f.fs.Parse(args); err != nil {
 		return err
@@ -109,6 +110,11 @@ func cmdServe(args []string, stderr io.Writer) error {
 	if *addr != "" {
 		cfg.ListenAddr = *addr
 	}
+	f.fs.Visit(func(given *flag.Flag) { // given, even empty, it wins
+		if given.Name == "metrics-addr" {
+			cfg.MetricsAddr = *metricsAddr
+		}
+	})
 	logs := newBatchWriter(stderr, logBatchDelay)
 	defer logs.Close()
 	logger := newLogger(cfg, logs)
@@ -165,6 +171,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
 	defer ln.Close()
+	metricsSrv, err := listenMetrics(cfg.MetricsAddr) // its own port, never the API's; nil when metrics_addr is empty
+	if err != nil {
+		return err
+	}
+	defer metricsSrv.Close()
 	store, err := openStore(ctx, cfg.databasePath(), logger)
 	if err != nil {
 		return err
@@ -201,6 +212,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	metricsSrv.serve(app.metrics, logger)
 	notifySystemd("READY=1", logger)
 	select {
 	case err := <-served:

@@ -98,6 +98,7 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("path", r.URL.Path), slog.Int("status", status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("user", info.user), slog.String("request_id", info.id), slog.String("client", info.client))
+		a.metrics.request(r.Pattern, r.Method, status, time.Since(start)) // the pattern the mux matched, never the path
 	}()
 
 	if !cleanPath(r.URL.Path) { // the mux would redirect it, with an HTML body

@@ -83,6 +83,7 @@ func newOpsInstance(t *testing.T, bin string, config map[string]any) *opsInstanc
 	in := &opsInstance{t: t, bin: bin, dir: dir, config: filepath.Join(dir, "config.json"), db: filepath.Join(dir, "ticketapi.db")}
 	cfg := map[string]any{
 		"listen_addr":              "127.0.0.1:0",
+		"metrics_addr":             "127.0.0.1:0",
 		"database_url":             in.db,
 		"shutdown_timeout_seconds": opsDrainSeconds,
 		"auth":                     map[string]any{"ARGON2": map[string]any{"memory_kib": 1024, "iterations": 1, "parallelism": 1}},

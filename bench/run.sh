@@ -234,7 +234,7 @@ if ((RUN_PEER)); then
 fi
 
 # ---- the server ----
-# new_instance DIR: a fresh folder with a config: a free loopback port, the
+# new_instance DIR: a fresh folder with a config: free loopback ports (API and metrics), the
 # database in DIR, throttling and rate limits no benchmark reaches (one user
 # makes every request: the limiter still runs, it never refuses or holds
 # back), a short drain.
@@ -253,7 +253,7 @@ new_instance() {
     esac
   fi
   jq --arg db "$db" '
-      .listen_addr = "127.0.0.1:0" | .database_url = $db | .shutdown_timeout_seconds = 2
+      .listen_addr = "127.0.0.1:0" | .metrics_addr = "127.0.0.1:0" | .database_url = $db | .shutdown_timeout_seconds = 2
     | .login_throttle.max_failures_per_user = 1000000
     | .login_throttle.max_failures_per_client = 1000000
     | .rate_limit.requests_per_second = 1000000000 | .rate_limit.burst = 1000000000

@@ -86,8 +86,10 @@ else
 	CGO_ENABLED=0 go build -o "$bin" .
 fi
 # The shipped config (trusted_proxies 127.0.0.1 and ::1) with the test's
-# address and database.
-sed 's/example\.com/localhost/g' deploy/config.json >"$work/config.json"
+# address and database, and each instance's metrics on a free port.
+sed -e 's/example\.com/localhost/g' -e 's/"metrics_addr": "127\.0\.0\.1:9464"/"metrics_addr": "127.0.0.1:0"/' \
+	deploy/config.json >"$work/config.json"
+grep -q '"metrics_addr": "127.0.0.1:0"' "$work/config.json" || fail "deploy/config.json has no metrics_addr 127.0.0.1:9464"
 database=$work/ticketapi.db
 instances=1
 if [ -n "${E2E_DATABASE_URL:-}" ]; then
@@ -283,6 +285,21 @@ grep -q "request_id=$rid\$" "$work/logs/ticketapi.access.log" || fail "NGINX's a
 # Requests from 127.0.0.1 (through NGINX) log 127.0.0.1: the last hop.
 cat "$work"/server*.log | grep -q 'msg=request method=POST path=/api/v1/ticket/'"$employee_id"' status=200 .* client=127.0.0.1$' ||
 	fail "the ticket create is not logged with client=127.0.0.1"
+
+say "metrics: on the instance's own loopback port, never through NGINX"
+for path in /metrics /api/v1/metrics; do
+	answer=$(curl "${tls[@]}" -w ' %{http_code}' "$base$path")
+	[ "$answer" = '{"detail":"Not Found"}
+ 404' ] || fail "GET $path through NGINX answered '$answer', want the API's JSON 404"
+done
+metrics_addr=$(sed -n 's/.*msg="metrics listening" addr=\([0-9.:]*\).*/\1/p' "$work/server.log")
+if [ -z "$metrics_addr" ] || [ "$metrics_addr" = "$app_addr" ]; then fail "no metrics listener of its own: '$metrics_addr'"; fi
+curl --silent --show-error "http://$metrics_addr/metrics" >"$work/metrics" || fail "GET /metrics on $metrics_addr"
+grep -q '^ticketapi_http_requests_total{method="POST",route="POST /token",status="200"} [1-9]' "$work/metrics" ||
+	fail "the metrics do not count the logins sent through NGINX: $(grep '^ticketapi_http_requests_total' "$work/metrics")"
+if grep -F -e "$admin_password" -e "$token" -e "/api/v1/" "$work/metrics"; then
+	fail "the metrics hold a password, a token or a path"
+fi
 
 if [ "$instances" = 2 ]; then
 	say "two instances: both serve, a token from one works on the other, one dies and the service goes on"

@@ -282,6 +282,12 @@ password=$(printed_password "$out")
 [ "$(unit_state)" = "active running success" ] || fail "ticketapi.service: $(unit_state)"
 password_kept_nowhere "$password"
 in_machine curl -fsS -o /dev/null http://127.0.0.1:8000/readyz || fail "/readyz on 127.0.0.1:8000"
+# The metrics listener works inside the sandbox (IPAddressAllow=localhost,
+# ProcSubset=pid): the requests, Go's runtime and the process's own figures.
+metrics=$(in_machine curl -fsS http://127.0.0.1:9464/metrics) || fail "/metrics on 127.0.0.1:9464 under the shipped unit"
+for m in 'ticketapi_http_requests_total{method="GET",route="GET /readyz",status="200"}' go_goroutines process_resident_memory_bytes; do
+	has -F "$m" <<<"$metrics" || fail "/metrics under the shipped unit lacks $m"
+done
 answers 503 http -w '%{http_code}' "http://$domain/api/v1/me" # before the certificate
 in_machine install -D -m 0644 /dev/null /var/www/letsencrypt/.well-known/acme-challenge/probe
 answers 200 http -w '%{http_code}' "http://$domain/.well-known/acme-challenge/probe"
