@@ -108,6 +108,7 @@ type testServer struct {
 	store *Store
 	srv   *httptest.Server
 	log   *lockedBuffer // everything the server logged
+	sent  *sentSecrets  // the passwords and tokens it was sent or gave out (shared by copies)
 }
 
 // lockedBuffer lets the server log from many goroutines into one buffer.
@@ -147,9 +148,10 @@ func newTestServer(t testing.TB, edit ...func(*Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{t: t, cfg: cfg, app: a, store: store, srv: httptest.NewServer(a), log: logBuf}
+	ts := &testServer{t: t, cfg: cfg, app: a, store: store, srv: httptest.NewServer(a), log: logBuf, sent: &sentSecrets{}}
 	t.Cleanup(func() {
 		ts.srv.Close()
+		ts.checkNoSecretKept()
 		store.Close()
 	})
 	return ts
@@ -302,6 +304,7 @@ func (ts *testServer) form(path string, values url.Values) *response {
 
 func (ts *testServer) send(req *http.Request) *response {
 	ts.t.Helper()
+	ts.sent.fromRequest(req)
 	res, err := ts.srv.Client().Do(req)
 	if err != nil {
 		ts.t.Fatal(err)
@@ -312,6 +315,7 @@ func (ts *testServer) send(req *http.Request) *response {
 		ts.t.Fatal(err)
 	}
 	observe(req, res, data)
+	ts.sent.fromAnswer(data)
 	return &response{t: ts.t, status: res.StatusCode, header: res.Header, body: data}
 }
 
