@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -31,6 +32,9 @@ import (
 // with the default parameters takes 64 MiB, so a burst of logins queues for
 // a slot instead of exhausting memory.
 var hashSlots = make(chan struct{}, runtime.NumCPU())
+
+// hashesWaiting counts the hashes waiting for a slot: the login queue.
+var hashesWaiting atomic.Int64
 
 // errStopping is why a login got no hashing slot: the server is stopping.
 var errStopping = errors.New("the server is stopping")
@@ -48,18 +52,29 @@ func withHashSlot(ctx context.Context, stopping <-chan struct{}, waited promethe
 	select {
 	case hashSlots <- struct{}{}:
 	default: // every slot is taken: wait for one
-		select {
-		case hashSlots <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-stopping:
-			return errStopping
+		if err := waitForHashSlot(ctx, stopping); err != nil {
+			return err
 		}
 	}
 	defer func() { <-hashSlots }()
 	waited.Observe(time.Since(asked).Seconds())
 	f()
 	return nil
+}
+
+// waitForHashSlot takes a slot once one is free, counted in hashesWaiting
+// meanwhile.
+func waitForHashSlot(ctx context.Context, stopping <-chan struct{}) error {
+	hashesWaiting.Add(1)
+	defer hashesWaiting.Add(-1)
+	select {
+	case hashSlots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-stopping:
+		return errStopping
+	}
 }
 
 // hashMemoryLimit is a soft limit for the Go heap: the memory of one

@@ -253,8 +253,13 @@ func TestMetricsHashSlotWait(t *testing.T) {
 	go func() {
 		answered <- ts.form("/token", url.Values{"username": {"waiter"}, "password": {testPassword}})
 	}()
+	for deadline := time.Now().Add(10 * time.Second); hashesWaiting.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the login never waited for a hashing slot")
+		}
+	}
 	const held = 200 * time.Millisecond
-	time.Sleep(held)
+	time.Sleep(held) // the login waits at least this long
 	full := scrapeMetrics(t, metricsAt)
 	for range cap(hashSlots) {
 		<-hashSlots
@@ -265,6 +270,9 @@ func TestMetricsHashSlotWait(t *testing.T) {
 	after := scrapeMetrics(t, metricsAt)
 	if got := full.value(t, "ticketapi_password_hashes_running"); got != float64(cap(hashSlots)) {
 		t.Errorf("hashes running with every slot held: %v, want %d", got, cap(hashSlots))
+	}
+	if got, now := full.value(t, "ticketapi_password_hashes_waiting"), after.value(t, "ticketapi_password_hashes_waiting"); got != 1 || now != 0 {
+		t.Errorf("hashes waiting: %v with every slot held and %v after, want 1 and 0", got, now)
 	}
 	const slotWait = "ticketapi_password_hash_slot_wait_seconds"
 	if n, waited := after.value(t, slotWait)-before.value(t, slotWait), after.sum(t, slotWait)-before.sum(t, slotWait); n != 1 || waited < held.Seconds() {
