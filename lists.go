@@ -26,7 +26,8 @@ type listQuery struct {
 
 	noTotal bool // total_count=false (paging.go): no X-Total-Count
 
-	text *textSearch // q, until narrowSearch (search.go) decides whether its index finds the candidates
+	text    *textSearch // q, until narrowSearch (search.go) decides whether its index finds the candidates
+	bounded bool        // an id filter, which has its own index, keeps the rows to one employee's or creator's
 }
 
 // sortKey is one key of an ORDER BY.
@@ -238,7 +239,8 @@ func (f *filters) checkText(name, s string, min, max int, pat string) bool {
 	return true
 }
 
-// id reads an id (an integer ≥ 0) to match exactly.
+// id reads an id (an integer ≥ 0) to match exactly: employee_id or
+// creator_id, each served by its index (migrate.go), which bounds the rows.
 func (f *filters) id(name, cond string) {
 	v := f.all(name)
 	if len(v) == 0 {
@@ -254,6 +256,7 @@ func (f *filters) id(name, cond string) {
 		return
 	}
 	f.l.where(cond, n)
+	f.l.bounded = true
 }
 
 // instant reads a date (midnight UTC) or an RFC 3339 date and time, as the

@@ -90,16 +90,18 @@ func ftsPhrase(q string) string {
 // narrowSearch lets SQLite's text index find the candidates of l's q,
 // when q has a trigram and the index finds fewer than fewCandidates rows:
 // l then also requires the row to be among them, which the planner reads
-// first (a lookup by id for each). It runs once for a list; its page and
-// its count then share the decision. PostgreSQL's planner makes that
-// choice by itself.
+// first (a lookup by id for each). A list already bounded to one
+// employee's or creator's tickets by their index is not: reading those is
+// cheaper than asking. It runs once for a list; its page and its count
+// then share the decision. PostgreSQL's planner makes that choice by
+// itself.
 func (s *Store) narrowSearch(ctx context.Context, l *listQuery) error {
 	text := l.text
 	if text == nil {
 		return nil
 	}
 	l.text = nil
-	if s.dialect != sqliteDialect || utf8.RuneCountInString(text.q) < minTrigramQuery {
+	if s.dialect != sqliteDialect || l.bounded || utf8.RuneCountInString(text.q) < minTrigramQuery {
 		return nil
 	}
 	fts, phrase := text.index.ftsTable(), ftsPhrase(text.q)
