@@ -29,6 +29,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -89,12 +90,13 @@ func ftsPhrase(q string) string {
 
 // narrowSearch lets SQLite's text index find the candidates of l's q,
 // when q has a trigram and the index finds fewer than fewCandidates rows:
-// l then also requires the row to be among them, which the planner reads
-// first (a lookup by id for each). A list already bounded to one
-// employee's or creator's tickets by their index is not: reading those is
-// cheaper than asking. It runs once for a list; its page and its count
-// then share the decision. PostgreSQL's planner makes that choice by
-// itself.
+// l then also requires the row to be among them, a list of ids the
+// planner reads first (a lookup by id for each). A list already bounded
+// to one employee's or creator's tickets by their index is not: reading
+// those is cheaper than asking. It runs once for a list, and asks the
+// index once: the page and the count share the candidates. (A row that
+// comes to match between the two statements shows from the next request
+// on.) PostgreSQL's planner makes the same choice by itself.
 func (s *Store) narrowSearch(ctx context.Context, l *listQuery) error {
 	text := l.text
 	if text == nil {
@@ -104,15 +106,30 @@ func (s *Store) narrowSearch(ctx context.Context, l *listQuery) error {
 	if s.dialect != sqliteDialect || l.bounded || utf8.RuneCountInString(text.q) < minTrigramQuery {
 		return nil
 	}
-	fts, phrase := text.index.ftsTable(), ftsPhrase(text.q)
-	var found int
-	err := s.read.DB.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+fts+" WHERE "+fts+" MATCH ? LIMIT ?)",
-		phrase, fewCandidates).Scan(&found)
+	fts := text.index.ftsTable()
+	rows, err := s.read.DB.QueryContext(ctx, "SELECT rowid FROM "+fts+" WHERE "+fts+" MATCH ? LIMIT ?",
+		ftsPhrase(text.q), fewCandidates)
 	if err != nil {
 		return err
 	}
-	if found < fewCandidates {
-		l.where("id IN (SELECT rowid FROM "+fts+" WHERE "+fts+" MATCH ?)", phrase)
+	defer rows.Close()
+	candidates := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		candidates = append(candidates, id)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(candidates) < fewCandidates {
+		list, err := json.Marshal(candidates)
+		if err != nil {
+			return err
+		}
+		l.where("id IN (SELECT value FROM json_each(?))", string(list))
 	}
 	return nil
 }
@@ -149,6 +166,10 @@ func createTextIndexes(ctx context.Context, tx *sql.Tx, log *slog.Logger) error 
 				"INSERT INTO %s (%s, rowid, %s) VALUES ('delete', old.id, %s); END",
 				fts, ix.table, fts, fts, columns, values("old")),
 			fmt.Sprintf("INSERT INTO %s (%s) VALUES ('rebuild')", fts, fts),
+			// One segment: a lookup reads one b-tree, not one per piece
+			// the rebuild wrote. Later writes add small segments, which
+			// FTS5 merges as they come (its automerge).
+			fmt.Sprintf("INSERT INTO %s (%s) VALUES ('optimize')", fts, fts),
 		}
 		for _, statement := range statements {
 			if _, err := tx.ExecContext(ctx, statement); err != nil {
