@@ -24,7 +24,11 @@ package main
 //     them and a scan from its statistics. pg_trgm is an extension: when
 //     the database refuses it, the server says so once and q scans.
 //
-// What it gained: TODO-MEASURE.
+// What it gained: GET /ticket/?q=quokka (10 of 1 000 000 tickets)
+// TODO-MEASURE requests/s, against 2.1/s for the scan and TODO-MEASURE/s
+// at 1 000 tickets; what it costs: every ticket and employee write also
+// indexes its text, POST /ticket/{id} TODO-MEASURE/s against
+// TODO-MEASURE/s before (docs/performance.md).
 
 import (
 	"context"
