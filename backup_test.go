@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -231,6 +232,18 @@ func TestCopyOriginalToPostgres(t *testing.T) {
 	}
 	t.Run("the API answers as on SQLite, ids and timestamps included", func(t *testing.T) {
 		cpSameAPI(t, pg, lite, pgAdmin, liteAdmin, map[string]int{"/user/": 5, "/employee/": 3, "/ticket/": 3})
+	})
+	t.Run("q on the copy is served by its trigram indexes", func(t *testing.T) {
+		if n, want := sePostgresIndexes(t, targetDB), len(ticketText.columns)+len(employeeText.columns); n != want {
+			t.Errorf("%d trigram indexes on the copy, want %d", n, want)
+		}
+		for route, q := range map[string]string{"ticket": "hdd", "employee": "müller"} {
+			got, plan := seFind(t, pg, route, q, true)
+			want, _ := seFind(t, lite, route, q, true)
+			if !slices.Equal(got, want) || len(want) != 1 || !seUsesIndex(pg, route, plan) {
+				t.Errorf("%s q=%s: %v on the copy, %v on SQLite; the copy's plan:\n%s", route, q, got, want, plan)
+			}
+		}
 	})
 	t.Run("new rows get the next ids", func(t *testing.T) {
 		for ts, admin := range map[*testServer]string{pg: pgAdmin, lite: liteAdmin} {

@@ -644,6 +644,7 @@ func (a *app) listMyTickets(w http.ResponseWriter, r *http.Request, caller *User
 	}
 	if l.given {
 		l.where("owner_id = ?", caller.ID)
+		l.bounded = true
 		tickets, err := a.store.FindTickets(r.Context(), l, p.peek())
 		replyPage(a, w, r, l, p, "tickets", tickets, err, ticketSortValues)
 		return

@@ -70,6 +70,15 @@ func testDatabase(t testing.TB) string {
 // schemaCounter names the test schemas of this process.
 var schemaCounter atomic.Int64
 
+// trigramOnce puts pg_trgm (search.go) in the public schema before the
+// first test schema: created in a test's own schema instead, as a server
+// would, it would go when that schema is dropped, and take every other
+// test's text indexes with it.
+var (
+	trigramOnce sync.Once
+	trigramErr  error
+)
+
 func newPostgresSchema(t testing.TB) string {
 	t.Helper()
 	if testDatabaseURL == "" {
@@ -78,6 +87,14 @@ func newPostgresSchema(t testing.TB) string {
 	db, err := sql.Open("pgx", testDatabaseURL)
 	if err != nil {
 		t.Fatal(err)
+	}
+	trigramOnce.Do(func() {
+		_, trigramErr = db.Exec("CREATE EXTENSION IF NOT EXISTS " + trigramExtension + " SCHEMA public")
+	})
+	if trigramErr != nil {
+		db.Close()
+		t.Fatalf("the tests need %s in the public schema of TICKETAPI_TEST_DATABASE_URL's database "+
+			"(e2e/postgres.sh creates it): %v", trigramExtension, trigramErr)
 	}
 	name := fmt.Sprintf("test_%d_%d", os.Getpid(), schemaCounter.Add(1))
 	if _, err := db.Exec("CREATE SCHEMA " + name); err != nil {

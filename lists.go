@@ -25,6 +25,9 @@ type listQuery struct {
 	after []any // a cursor's values (paging.go): only rows after them in the order
 
 	noTotal bool // total_count=false (paging.go): no X-Total-Count
+
+	text    *textSearch // q, until narrowSearch (search.go) decides whether its index finds the candidates
+	bounded bool        // an id filter, which has its own index, keeps the rows to one employee's or creator's
 }
 
 // sortKey is one key of an ORDER BY.
@@ -147,6 +150,9 @@ func (s *Store) queryList(ctx context.Context, l *listQuery, base string, p page
 
 // FindTickets is a page of the tickets that meet l, in l's order.
 func (s *Store) FindTickets(ctx context.Context, l *listQuery, p page) ([]Ticket, error) {
+	if err := s.narrowSearch(ctx, l); err != nil {
+		return nil, err
+	}
 	return scanTickets(s.queryList(ctx, l, "SELECT "+ticketColumns+" FROM tickets", p))
 }
 
@@ -158,6 +164,9 @@ func (s *Store) FindUsers(ctx context.Context, l *listQuery, p page) ([]User, er
 // FindEmployees is a page of the employees that meet l, in l's order,
 // each with its tickets: two queries a page, as ListEmployees.
 func (s *Store) FindEmployees(ctx context.Context, l *listQuery, p page) ([]Employee, error) {
+	if err := s.narrowSearch(ctx, l); err != nil {
+		return nil, err
+	}
 	employees, err := scanEmployees(s.queryList(ctx, l, "SELECT "+employeeColumns+" FROM employees", p))
 	if err != nil || len(employees) == 0 {
 		return employees, err
@@ -230,7 +239,8 @@ func (f *filters) checkText(name, s string, min, max int, pat string) bool {
 	return true
 }
 
-// id reads an id (an integer ≥ 0) to match exactly.
+// id reads an id (an integer ≥ 0) to match exactly: employee_id or
+// creator_id, each served by its index (migrate.go), which bounds the rows.
 func (f *filters) id(name, cond string) {
 	v := f.all(name)
 	if len(v) == 0 {
@@ -246,6 +256,7 @@ func (f *filters) id(name, cond string) {
 		return
 	}
 	f.l.where(cond, n)
+	f.l.bounded = true
 }
 
 // instant reads a date (midnight UTC) or an RFC 3339 date and time, as the
@@ -274,8 +285,10 @@ func (f *filters) instant(name, cond string) {
 
 // search reads q, matched as a substring of each of the columns: ASCII
 // letters without case on both databases (lower()), every other letter
-// also on PostgreSQL. An empty q filters nothing.
-func (f *filters) search(conds string, columns int) {
+// also on PostgreSQL. An empty q filters nothing. index, when not nil, is
+// the text index (search.go) that may find the candidates; conds stays
+// the exact match either way.
+func (f *filters) search(conds string, columns int, index *textIndex) {
 	s, ok := f.text("q", 0, 64, "")
 	if !ok || s == "" {
 		return
@@ -286,6 +299,9 @@ func (f *filters) search(conds string, columns int) {
 		args[i] = pattern
 	}
 	f.l.where(conds, args...)
+	if index != nil {
+		f.l.text = &textSearch{index, s}
+	}
 }
 
 // likeEscaper makes %, _ and \ plain text in a LIKE pattern (ESCAPE '\').
@@ -377,7 +393,7 @@ func (q *request) ticketFilters() *listQuery {
 	f.id("creator_id", "owner_id = ?")
 	f.instant("created_after", "created >= ?")
 	f.instant("created_before", "created < ?")
-	f.search(`(lower(title) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(description) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`, 2)
+	f.search(`(lower(title) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(description) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`, 2, ticketText)
 	f.sort(ticketList)
 	f.cursor()
 	f.totalCount()
@@ -391,7 +407,7 @@ func (q *request) employeeFilters() *listQuery {
 	f.exactly("city", "lower(city) = lower(CAST(? AS TEXT))")
 	f.search(`(lower(first_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(last_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\'
 		OR lower(nick_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(email) LIKE lower(CAST(? AS TEXT)) ESCAPE '\'
-		OR phone LIKE ? ESCAPE '\')`, 5)
+		OR phone LIKE ? ESCAPE '\')`, 5, employeeText)
 	f.sort(employeeList)
 	f.cursor()
 	f.totalCount()
@@ -405,7 +421,7 @@ func (q *request) userFilters() *listQuery {
 	f.boolean("disabled", "COALESCE(disabled, false) = ?")
 	f.boolean("login_denied", "COALESCE(login_denied, false) = ?")
 	f.search(`(lower(username) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(first_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\'
-		OR lower(last_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(email) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`, 4)
+		OR lower(last_name) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(email) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`, 4, nil)
 	f.sort(userList)
 	f.cursor()
 	f.totalCount()

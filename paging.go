@@ -134,6 +134,9 @@ func (l *listQuery) afterCondition(d *dialect) (string, []any) {
 // CountFound is how many rows of table meet l's conditions, on every page.
 // table is always a constant of a handler.
 func (s *Store) CountFound(ctx context.Context, l *listQuery, table string) (int64, error) {
+	if err := s.narrowSearch(ctx, l); err != nil {
+		return 0, err
+	}
 	query := "SELECT count(*) FROM " + table
 	if len(l.conds) > 0 {
 		query += " WHERE " + strings.Join(l.conds, " AND ")

@@ -8,6 +8,9 @@
 --                each of them gets :tickets / :ticketed, spread over the table
 --   :mine_every  every :mine_every-th ticket is owned by :mine_owner,
 --   :mine_owner  the others by user 1 (the first admin)
+--   :rare_every  every :rare_every-th ticket's description ends in the rare
+--                word "quokka", which no other text holds (0: none), so that
+--                a selective q finds the same tickets in a small and a large set
 -- Every value passes the API's validation rules; timestamps are the
 -- server's 'YYYY-MM-DD HH:MM:SS'.
 SET search_path TO :"schema";
@@ -19,7 +22,9 @@ SELECT i, 'Bench', 'Employee', 'bench', '+1555' || lpad(i::text, 7, '0'), 'bench
        '2024-01-01 00:00:00'
 FROM generate_series(1, :employees) AS i;
 INSERT INTO tickets (id, title, description, status, employee_id, owner_id, created)
-SELECT i, 'Ticket number ' || i, 'Seeded by the load harness', 'open',
+SELECT i, 'Ticket number ' || i,
+       CASE WHEN :rare_every > 0 AND i % :rare_every = 0 THEN 'Seeded by the load harness - quokka'
+            ELSE 'Seeded by the load harness' END, 'open',
        (i - 1) % :ticketed + 1,
        CASE WHEN i % :mine_every = 0 THEN :mine_owner ELSE 1 END,
        '2024-01-01 00:00:00'

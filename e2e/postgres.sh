@@ -35,4 +35,8 @@ SQL
 if [ "$(as_postgres psql -p "$port" -tAc "SELECT 1 FROM pg_database WHERE datname = 'ticketapi_test'")" != 1 ]; then
   as_postgres createdb -p "$port" -O ticketapi ticketapi_test >&2
 fi
+# pg_trgm (contrib, in Debian's postgresql package) serves q's text
+# indexes. The tests make a schema each and drop it after: the extension
+# lives in public, once, so dropping a test's schema never takes it away.
+as_postgres psql -p "$port" -d ticketapi_test -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public' >&2
 echo "export TICKETAPI_TEST_DATABASE_URL='postgres://ticketapi:ticketapi@127.0.0.1:$port/ticketapi_test?sslmode=disable'"

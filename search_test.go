@@ -1,0 +1,457 @@
+package main
+
+// search_test.go: search.go: the text indexes behind q find every row the
+// exact match finds, so a list answers as the scan does for tricky text
+// and tricky q alike; they follow every insert, update and delete; an
+// upgraded original's file and a backup carry a working index; a q found
+// in many rows is left to the scan; and PostgreSQL without pg_trgm goes
+// on without the indexes.
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// seTickets are ticket texts (title, description) that try the folding of
+// case, accents, combining marks, emoji, quotes, LIKE's and FTS5's syntax,
+// and texts of 1 to 4 characters; nil is a NULL, which rows copied from
+// the original may hold. They are written straight into the table: the
+// API's rules for new tickets would refuse most of them.
+var seTickets = [][2]any{
+	{"Printer JAM in tray 2", "paper jam; call O'Brien"},
+	{"ÉCOLE élève", "Ecole eleve"},
+	{"Straße", "STRASSE und strasse"},
+	{"İstanbul office", "ISTANBUL istanbul ıi"},
+	{"Café", "Cafe\u0301 decomposed"},
+	{"🎉 party 🎉🎉", "🖨️ printer emoji"},
+	{`say "hi" now`, `back\slash and 'single'`},
+	{"100% done", "snake_case and 50%_off"},
+	{"NEAR AND OR NOT", "(x) * ^ : + - {col}: NEAR(a b)"},
+	{"ΣΊΣΥΦΟΣ", "σίσυφος ς"},
+	{"ǅemal Ǆ ǆ", "ﬁne ligature ﬀ"},
+	{"\u212A Kelvin", "kelvin K"},
+	{"ＡＢＣ fullwidth", "abc ascii"},
+	{"ab", "a"},
+	{nil, "only a description"},
+	{"only a title", nil},
+	{"tab\there", "line\nbreak"},
+	{"ab🎉c", "x\u0301yz"},
+	{"aaaa", "aaa"},
+	{"Nöel über", "NÖEL ÜBER"},
+}
+
+// seEmployees: first name, last name, nick name, email, phone.
+var seEmployees = [][5]string{
+	{"Jürgen", "Müller", "Jue", "j.mueller@example.com", "+380504439001"},
+	{"ÖZGÜR", "Şahin", "Öz", "ozgur_s@example.com", "+905551112233"},
+	{"İlkay", "Yıldız", "ilk", "ilkay%y@example.com", "+905551112234"},
+	{"Jose\u0301", "O'Brien", `"JB"`, "jose@example.com", "+34600111222"},
+	{"Анна", "Шевченко", "Аня", "anna@example.com", "+380504439002"},
+}
+
+// seQueries are the q's: pieces of the texts above in other cases and
+// forms, LIKE's and FTS5's syntax, SQL, and 1, 2 and 3 characters.
+var seQueries = []string{
+	"jam", "JAM", "Jam", "r j", "ray 2", "; call",
+	"ÉCO", "éco", "Éco", "école", "ECOLE", "ole",
+	"straße", "STRASSE", "STRAẞE", "traß", "aße", "ß",
+	"İst", "istanbul", "ISTANBUL", "i\u0307st", "ıi", "İ",
+	"café", "Café", "cafe", "cafe\u0301", "e\u0301", "\u0301", "fe\u0301 ",
+	"🎉", "🎉🎉", "y 🎉", "🎉 p", "🖨️", "🎉c",
+	`"`, `"hi"`, `""`, `say "`, `\`, `k\s`, `\slash`, "'", "'single'", "O'B",
+	"%", "100%", "%_o", "_", "e_c", "snake_", "%y@", "_s@",
+	"NEAR", "AND OR", "OR NOT", "NOT", "(x)", "*", "x) *", "^ :", "{col}:", "-", "NEAR(a b)", "a* OR b*", "col:abc", "^abc", "+abc",
+	"σίσ", "ΣΊΣ", "ς", "φος", "ǅem", "ǆ", "ﬁ", "fi", "ﬁne", "K", "\u212A", "\u212Ake", "kel",
+	"ＡＢＣ", "abc", "ABC", "ab", "a", "b", "aa", "aaa", "aaaa", "aaaaa",
+	"only", "tab\th", "e\nb", "ab🎉", "b🎉c", "x\u0301y", "\u0301yz",
+	"nöel", "NÖEL", "über", "ÜBER",
+	"jürgen", "JÜRGEN", "müll", "MÜLL", "mueller", "@example", "0443", "+3805", "+3", "9001",
+	"ÖZG", "özg", "Şah", "şah", "İlk", "ilk", "yıl", "jos", "José", "анн", "Анна", "шев", "ШЕВ",
+	"zzz-no-match", strings.Repeat("x", 64), "' OR '1'='1", "'; DROP TABLE tickets; --", `" OR ""="`,
+}
+
+// seInsert writes seTickets and seEmployees straight into the database
+// (the triggers index them as any write), the tickets about employee and
+// created by nobody.
+func seInsert(t *testing.T, ts *testServer, employee int64) {
+	t.Helper()
+	ctx := context.Background()
+	err := ts.store.inTx(ctx, func(tx *txn) error {
+		for _, text := range seTickets {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO tickets (title, description, status, employee_id, created) "+
+				"VALUES (?, ?, 'New', ?, '2025-01-01 00:00:00')", text[0], text[1], employee); err != nil {
+				return err
+			}
+		}
+		for _, e := range seEmployees {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO employees (first_name, last_name, nick_name, email, phone, created) "+
+				"VALUES (?, ?, ?, ?, ?, '2025-01-01 00:00:00')", e[0], e[1], e[2], e[3], e[4]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seFind is the ids of route's rows (ticket or employee) that q selects,
+// in id order, and the plan that found them. Served by the index: on
+// SQLite after narrowSearch, on PostgreSQL with every other way to the
+// rows turned off, so its GIN indexes must serve every q. Not: the scan
+// (SQLite without narrowSearch, PostgreSQL without bitmap scans, which
+// are the only way GIN indexes are read).
+func seFind(t *testing.T, ts *testServer, route, q string, indexed bool) (ids []int64, plan string) {
+	t.Helper()
+	ctx := context.Background()
+	l, _ := liQuery(t, ts, route, "q="+url.QueryEscape(q))
+	settings := []string{"SET LOCAL enable_bitmapscan = off"}
+	if indexed {
+		if err := ts.store.narrowSearch(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		settings = []string{"SET LOCAL enable_seqscan = off", "SET LOCAL enable_indexscan = off", "SET LOCAL enable_indexonlyscan = off"}
+	}
+	d := ts.store.dialect
+	query := "SELECT id FROM " + route + "s WHERE " + strings.Join(l.conds, " AND ") + " ORDER BY id"
+	tx := liRead(t, ts, settings...)
+	defer tx.Rollback()
+	plan = liExplain(t, tx, d, query, l.args)
+	rows, err := tx.QueryContext(ctx, d.rebind(query), l.args...)
+	if err != nil {
+		t.Fatalf("q=%q: %v", q, err)
+	}
+	defer rows.Close()
+	ids = []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ids, plan
+}
+
+// seUsesIndex tells whether a plan reads route's text index: on SQLite,
+// the candidates narrowSearch took from it (a list of ids, json_each).
+func seUsesIndex(ts *testServer, route, plan string) bool {
+	if ts.store.dialect == postgresDialect {
+		return strings.Contains(plan, "ix_"+route+"s_") && strings.Contains(plan, "_trgm")
+	}
+	return strings.Contains(plan, "json_each")
+}
+
+// TestSearchMatchesScan: for every q of seQueries, the rows a text index
+// finds are exactly the rows the scan finds, on tickets and employees,
+// and the API answers them: the index's candidates are never fewer than
+// the exact answer, whatever its folding of case or its reading of q.
+func TestSearchMatchesScan(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	_, token := ts.userWithToken("admin", "admin")
+	employee := int64(ts.call("POST", "/employee/", token, validEmployee(1)).expect(200).obj()["id"].(float64))
+	seInsert(t, ts, employee)
+
+	// A few answers, the same on both databases (ASCII case only, or
+	// no letters), so that the comparison below compares real matches.
+	firstTicket := ltIDs(ts.call("GET", "/ticket/?limit=1", token, nil).expect(200))[0]
+	ticket := func(n int) int64 { return firstTicket + int64(n) }
+	pinned := map[string][]int64{
+		"JAM": {ticket(0)}, `"hi"`: {ticket(6)}, "%_o": {ticket(7)}, "NEAR(a b)": {ticket(8)},
+		"🎉🎉": {ticket(5)}, "cafe\u0301": {ticket(4)}, "b🎉c": {ticket(17)}, "aaaa": {ticket(18)}, "tab\th": {ticket(16)},
+	}
+
+	matched := map[string]int{}
+	for _, route := range []string{"ticket", "employee"} {
+		for _, q := range seQueries {
+			want, scanPlan := seFind(t, ts, route, q, false)
+			got, plan := seFind(t, ts, route, q, true)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s q=%q: the index finds %v, the scan %v\nplan: %s", route, q, got, want, plan)
+			}
+			if seUsesIndex(ts, route, scanPlan) {
+				t.Fatalf("%s q=%q: the scan's plan reads the text index:\n%s", route, q, scanPlan)
+			}
+			// SQLite asks its index only for q of 3 characters or more;
+			// PostgreSQL's is made to serve every q here.
+			served := ts.store.dialect == postgresDialect || utf8.RuneCountInString(q) >= minTrigramQuery
+			if seUsesIndex(ts, route, plan) != served {
+				t.Errorf("%s q=%q: index used %v, want %v:\n%s", route, q, !served, served, plan)
+			}
+			if len(want) > 0 {
+				matched[route]++
+			}
+			if wantIDs, ok := pinned[q]; ok && route == "ticket" && !slices.Equal(want, wantIDs) {
+				t.Errorf("ticket q=%q: %v, want %v", q, want, wantIDs)
+			}
+			answer := ltIDs(ts.call("GET", "/"+route+"/?limit=100&q="+url.QueryEscape(q), token, nil).expect(200))
+			if !slices.Equal(answer, want) {
+				t.Errorf("GET /%s/?q=%q answers %v, the scan finds %v", route, q, answer, want)
+			}
+		}
+	}
+	if matched["ticket"] < 60 || matched["employee"] < 25 {
+		t.Fatalf("only %v of %d queries matched anything: the texts or queries have changed", matched, len(seQueries))
+	}
+}
+
+// TestSearchIndexFollowsWrites: a ticket or employee is found by its new
+// text after an update and never by its old one, nor after its delete.
+// On SQLite the index itself is read too (the exact match would hide a
+// stale entry) and checked against the table.
+func TestSearchIndexFollowsWrites(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	_, token := ts.userWithToken("admin", "admin")
+	found := func(route, q string) []int64 {
+		t.Helper()
+		return ltIDs(ts.call("GET", "/"+route+"/?q="+url.QueryEscape(q), token, nil).expect(200))
+	}
+	indexed := func(table, q string) []int64 {
+		t.Helper()
+		if ts.store.dialect != sqliteDialect {
+			return nil
+		}
+		var ids []int64
+		rows, err := ts.store.read.Query("SELECT rowid FROM "+table+"_text WHERE "+table+"_text MATCH ? ORDER BY rowid", ftsPhrase(q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			rows.Scan(&id)
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	inStep := func(step string) {
+		t.Helper()
+		if ts.store.dialect != sqliteDialect {
+			return
+		}
+		for _, table := range []string{"tickets", "employees"} {
+			// rank 1: compare the index with the table's text, row by row.
+			if _, err := ts.store.write.Exec("INSERT INTO " + table + "_text (" + table + "_text, rank) VALUES ('integrity-check', 1)"); err != nil {
+				t.Fatalf("after %s, the text index of %s differs from the table: %v", step, table, err)
+			}
+		}
+	}
+	expect := func(step string, got []int64, want ...int64) {
+		t.Helper()
+		if want == nil {
+			want = []int64{}
+		}
+		if got == nil {
+			got = []int64{}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("after %s: %v, want %v", step, got, want)
+		}
+	}
+
+	employee := validEmployee(1)
+	e := int64(ts.call("POST", "/employee/", token, employee).expect(200).obj()["id"].(float64))
+	body := map[string]any{"title": "Walrus on the printer", "description": "Tusk marks on the paper", "status": "New"}
+	tk := int64(ts.call("POST", fmt.Sprintf("/ticket/%d", e), token, body).expect(200).obj()["id"].(float64))
+	expect("the insert", found("ticket", "walrus"), tk)
+	expect("the insert", found("ticket", "tusk"), tk)
+	expect("the insert", found("employee", "müller"), e)
+	inStep("the inserts")
+
+	body = map[string]any{"title": "Narwhal in the copier", "description": "Horn marks on the paper", "status": "New"}
+	ts.call("PUT", fmt.Sprintf("/ticket/%d", tk), token, body).expect(200)
+	expect("the update", found("ticket", "walrus"))
+	expect("the update", found("ticket", "tusk"))
+	expect("the update", found("ticket", "narwhal"), tk)
+	expect("the update", found("ticket", "horn marks"), tk)
+	if ts.store.dialect == sqliteDialect {
+		expect("the update, in the index", indexed("tickets", "walrus"))
+		expect("the update, in the index", indexed("tickets", "narwhal"), tk)
+	}
+	employee["last_name"] = "Okonkwo"
+	ts.call("PUT", fmt.Sprintf("/employee/%d", e), token, employee).expect(200)
+	expect("the employee's update", found("employee", "müller"))
+	expect("the employee's update", found("employee", "okonkwo"), e)
+	expect("the employee's update", found("employee", "jürgen"), e)
+	if ts.store.dialect == sqliteDialect {
+		expect("the employee's update, in the index", indexed("employees", "müller"))
+	}
+	inStep("the updates")
+
+	ts.call("DELETE", fmt.Sprintf("/ticket/%d", tk), token, nil).expect(200)
+	ts.call("DELETE", fmt.Sprintf("/employee/%d", e), token, nil).expect(200)
+	expect("the delete", found("ticket", "narwhal"))
+	expect("the delete", found("employee", "okonkwo"))
+	if ts.store.dialect == sqliteDialect {
+		expect("the delete, in the index", indexed("tickets", "narwhal"))
+		expect("the delete, in the index", indexed("tickets", "paper"))
+		expect("the delete, in the index", indexed("employees", "okonkwo"))
+	}
+	inStep("the deletes")
+}
+
+// TestSearchCommonQueryScans: on SQLite, a q whose trigrams are in
+// fewCandidates rows or more is matched by the scan, whose page stops at
+// its first matches, and a rare one by the index; both answer exactly.
+func TestSearchCommonQueryScans(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	if ts.store.dialect != sqliteDialect {
+		t.Skip("PostgreSQL's planner chooses between index and scan from its statistics")
+	}
+	_, token := ts.userWithToken("admin", "admin")
+	e := int64(ts.call("POST", "/employee/", token, validEmployee(1)).expect(200).obj()["id"].(float64))
+	ctx := context.Background()
+	err := ts.store.inTx(ctx, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+			INSERT INTO tickets (title, description, status, employee_id, created)
+			SELECT 'Ticket number ' || i, CASE WHEN i % 1000 = 0 THEN 'A quokka' ELSE 'Seeded' END, 'New', ?,
+				'2025-01-01 00:00:00' FROM n`, fewCandidates, e)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		q       string
+		total   int
+		indexed bool
+	}{
+		{"number", fewCandidates, false},
+		{"quokka", fewCandidates / 1000, true},
+		{"number 1234", 1, true},
+	} {
+		if _, plan := seFind(t, ts, "ticket", tt.q, true); seUsesIndex(ts, "ticket", plan) != tt.indexed {
+			t.Errorf("q=%s: index used %v, want %v:\n%s", tt.q, !tt.indexed, tt.indexed, plan)
+		}
+		res := ts.call("GET", "/ticket/?limit=3&q="+url.QueryEscape(tt.q), token, nil).expect(200)
+		if total := res.header.Get("X-Total-Count"); total != fmt.Sprint(tt.total) || len(res.list()) != min(3, tt.total) {
+			t.Errorf("q=%s: %d tickets, X-Total-Count %s; want %d", tt.q, len(res.list()), total, tt.total)
+		}
+	}
+}
+
+// TestSearchInUpgradedOriginal: the original's file, upgraded, has its
+// rows in the text indexes, which then follow new writes.
+func TestSearchInUpgradedOriginal(t *testing.T) {
+	t.Parallel()
+	if testDatabaseURL != "" {
+		t.Skip("the original's files are SQLite")
+	}
+	ts := newTestServer(t, func(c *Config) { c.DatabaseURL = copyFixture(t, "original.db") })
+	for _, tt := range []struct {
+		route, q string
+		want     []int64
+	}{
+		{"ticket", "hdd", []int64{3}},
+		{"ticket", "TRAY 2", []int64{2}},
+		{"ticket", "problem", []int64{1, 3}},
+		{"employee", "müller", []int64{2}},
+		{"employee", "shevchenko", []int64{3}},
+	} {
+		got, plan := seFind(t, ts, tt.route, tt.q, true)
+		if !slices.Equal(got, tt.want) || !seUsesIndex(ts, tt.route, plan) {
+			t.Errorf("%s q=%s: %v, want %v from the text index:\n%s", tt.route, tt.q, got, tt.want, plan)
+		}
+	}
+	for _, table := range []string{"tickets", "employees"} {
+		if _, err := ts.store.write.Exec("INSERT INTO " + table + "_text (" + table + "_text, rank) VALUES ('integrity-check', 1)"); err != nil {
+			t.Errorf("the upgraded file's text index of %s differs from the table: %v", table, err)
+		}
+	}
+}
+
+// TestSearchIndexInBackup: `ticketapi backup` copies the text index with
+// the rows (the FTS5 table and its shadow tables are in the file), and
+// the copy, opened as a database, keeps it in step.
+func TestSearchIndexInBackup(t *testing.T) {
+	t.Parallel()
+	if testDatabaseURL != "" {
+		t.Skip("backup copies SQLite files")
+	}
+	ts := newTestServer(t)
+	_, token := ts.userWithToken("admin", "admin")
+	e := int64(ts.call("POST", "/employee/", token, validEmployee(1)).expect(200).obj()["id"].(float64))
+	seInsert(t, ts, e)
+	dest := filepath.Join(t.TempDir(), "backup.db")
+	if err := backupDatabase(context.Background(), ts.cfg.DatabaseURL, dest); err != nil {
+		t.Fatal(err)
+	}
+
+	restored := newTestServer(t, func(c *Config) { c.DatabaseURL = dest })
+	for _, q := range []string{"jam", "y 🎉", "straße", "aaaa"} {
+		want, _ := seFind(t, ts, "ticket", q, false)
+		got, plan := seFind(t, restored, "ticket", q, true)
+		if !slices.Equal(got, want) || len(want) == 0 || !seUsesIndex(restored, "ticket", plan) {
+			t.Errorf("q=%q on the backup: %v, want %v from the text index:\n%s", q, got, want, plan)
+		}
+	}
+	_, token = restored.userWithToken("admin2", "admin")
+	body := map[string]any{"title": "Walrus on the printer", "description": "Tusk marks on the paper", "status": "New"}
+	tk := restored.call("POST", fmt.Sprintf("/ticket/%d", e), token, body).expect(200).obj()["id"].(float64)
+	if got, _ := seFind(t, restored, "ticket", "walrus", true); !slices.Equal(got, []int64{int64(tk)}) {
+		t.Errorf("a ticket written to the backup: q=walrus finds %v, want [%v]", got, tk)
+	}
+}
+
+// TestSearchWithoutTrigramExtension: when PostgreSQL refuses pg_trgm, the
+// migration says so in one WARN line and goes on in the same transaction
+// without the indexes (q then scans).
+func TestSearchWithoutTrigramExtension(t *testing.T) {
+	t.Parallel()
+	db := cpOpen(t, "pgx", newPostgresSchema(t))
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "CREATE TABLE before_the_indexes (id INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	if err := createTrigramIndexes(ctx, tx, slog.New(slog.NewTextHandler(&logged, nil)), "pg_trgm_not_installed"); err != nil {
+		t.Fatalf("a refused extension ends the migration: %v", err)
+	}
+	if lines := strings.Split(strings.TrimSpace(logged.String()), "\n"); len(lines) != 1 ||
+		!strings.Contains(lines[0], "level=WARN") || !strings.Contains(lines[0], "pg_trgm_not_installed") {
+		t.Errorf("logged %q, want one WARN line naming the extension", logged.String())
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO before_the_indexes VALUES (1)"); err != nil {
+		t.Fatalf("the transaction cannot go on after the refused extension: %v", err)
+	}
+	var indexes int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname LIKE '%trgm'").
+		Scan(&indexes); err != nil || indexes != 0 {
+		t.Errorf("%d trigram indexes (%v), want none", indexes, err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sePostgresIndexes is how many trigram indexes a PostgreSQL database has
+// in its schema: one per column of textIndexes when pg_trgm is there.
+func sePostgresIndexes(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname LIKE '%\\_trgm'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
