@@ -900,6 +900,7 @@ func TestServeStopWithQueuedLogins(t *testing.T) {
 		}()
 	}
 	written.Wait()
+	metricsAt := "http://" + regexp.MustCompile(`msg="metrics listening" addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(s.log.String())[1] + "/metrics"
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) { // mid-way: a few logins done
 		mu.Lock()
 		done := 0
@@ -911,8 +912,8 @@ func TestServeStopWithQueuedLogins(t *testing.T) {
 		mu.Unlock()
 		// Every login has reached the server (a connection it has not
 		// accepted yet would be reset by the stop, as for any server):
-		// answered, hashing or waiting for a slot.
-		inHand := done + len(hashSlots) + int(hashesWaiting.Load())
+		// answered or in flight.
+		inHand := done + int(scrapeMetrics(t, metricsAt).value(t, "ticketapi_http_requests_in_flight"))
 		if done >= 3 && inHand >= logins || time.Now().After(deadline) {
 			break
 		}

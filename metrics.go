@@ -31,6 +31,7 @@ type metrics struct {
 	requests  *prometheus.CounterVec   // by route, method, status
 	durations *prometheus.HistogramVec // by route
 	logins    *prometheus.CounterVec   // by outcome
+	inFlight  prometheus.Gauge         // requests read and not yet answered
 	rootPath  string
 	routes    sync.Map // r.Pattern → *routeMetrics, filled on first use
 }
@@ -68,11 +69,13 @@ func newMetrics(a *app) *metrics {
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ticketapi_logins_total",
 			Help: "Logins (POST /token) by outcome: ok, wrong_password, unknown_user, throttled, login_denied."},
 			[]string{"outcome"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ticketapi_http_requests_in_flight",
+			Help: "Requests the server has read and not yet answered."}),
 	}
 	for _, outcome := range loginOutcomes {
 		m.logins.WithLabelValues(outcome) // every outcome is shown from the start, at 0, so rate() sees its first one
 	}
-	m.registry.MustRegister(m.requests, m.durations, m.logins,
+	m.registry.MustRegister(m.requests, m.durations, m.logins, m.inFlight,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ticketapi_password_hashes_running",
 			Help: "Password hashes running now; at most ticketapi_password_hash_slots run at once."},
 			func() float64 { return float64(len(hashSlots)) }),

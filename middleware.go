@@ -66,6 +66,8 @@ const statusClientGone = 499
 // panic recovery, security headers, CORS, then the route (or a JSON 404/405).
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	a.metrics.inFlight.Inc()
+	defer a.metrics.inFlight.Dec()
 	info := &requestInfo{client: clientAddress(r, a.trusted), id: r.Header.Get("X-Request-ID")}
 	if info.id == "" || len(info.id) > 128 {
 		// Unique, not secret.
