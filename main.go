@@ -176,12 +176,16 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 		return err
 	}
 	defer metricsSrv.Close()
+	stillStarting := startGoesOn(20*time.Second, logger) // a migration may take minutes
 	store, err := openStore(ctx, cfg.databasePath(), logger)
 	if err != nil {
+		stillStarting()
 		return err
 	}
 	defer store.Close()
-	if err := bootstrapAdmin(ctx, store, cfg, logger); err != nil {
+	err = bootstrapAdmin(ctx, store, cfg, logger)
+	stillStarting()
+	if err != nil {
 		return err
 	}
 	app, err := newApp(cfg, store, logger)
@@ -249,6 +253,35 @@ func notifySystemd(state string, logger *slog.Logger) {
 	}
 	if err != nil {
 		logger.Warn("could not notify systemd", "state", state, "error", err)
+	}
+}
+
+// startGoesOn tells systemd every interval, until the returned stop is
+// called, that the start goes on: each message allows three more intervals
+// past the unit's TimeoutStartSec, so a migration that indexes millions of
+// rows is not killed halfway (and started over at the next try). Outside
+// systemd it does nothing.
+func startGoesOn(interval time.Duration, logger *slog.Logger) (stop func()) {
+	if os.Getenv("NOTIFY_SOCKET") == "" {
+		return func() {}
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				notifySystemd(fmt.Sprintf("EXTEND_TIMEOUT_USEC=%d", (3 * interval).Microseconds()), logger)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
 	}
 }
 

@@ -950,3 +950,42 @@ func TestServeStopWithQueuedLogins(t *testing.T) {
 		t.Errorf("the stop took %v: the queued logins held it up", took)
 	}
 }
+
+// TestStartGoesOnTellsSystemd: while the start goes on (a long migration),
+// systemd hears every interval that it may wait three more, and nothing
+// once the start is over.
+func TestStartGoesOnTellsSystemd(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "notify")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: socket, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	t.Setenv("NOTIFY_SOCKET", socket)
+	read := func(within time.Duration) (string, error) {
+		buf := make([]byte, 256)
+		ln.SetReadDeadline(time.Now().Add(within))
+		n, err := ln.Read(buf)
+		return string(buf[:n]), err
+	}
+	stop := startGoesOn(20*time.Millisecond, discardLogger())
+	for i := range 2 {
+		got, err := read(5 * time.Second)
+		if err != nil || got != "EXTEND_TIMEOUT_USEC=60000" {
+			t.Fatalf("message %d: %q, %v; want EXTEND_TIMEOUT_USEC=60000", i, got, err)
+		}
+	}
+	stop()
+	for { // a message sent before stop may still be queued
+		got, err := read(100 * time.Millisecond)
+		if err != nil {
+			break
+		}
+		if got != "EXTEND_TIMEOUT_USEC=60000" {
+			t.Fatalf("unexpected message %q", got)
+		}
+	}
+	if got, err := read(100 * time.Millisecond); err == nil {
+		t.Fatalf("a message after stop: %q", got)
+	}
+}
