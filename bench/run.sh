@@ -1321,14 +1321,17 @@ part_scale() {
       s="small-$key/$conns" b="big-$key/$conns"
       slow=$(ratio "${RPS[$s]}" "${RPS[$b]}")
       echo "| ${SCALE_KEYS[$key]} | $conns | ${RPS[$s]} | $(fmt_lat "${P50[$s]}") | ${RPS[$b]} | $(fmt_lat "${P50[$b]}") | $(fmt_lat "${P99[$b]}") | $((ERR[$s] + ERR[$b])) | ${RSS[$b]} MB | ${slow}× |" >>"$REPORT"
-      case $key in counted | qalone) continue ;; esac
+      # No target: skip reads every row it skips (O(N) in any B-tree
+      # database; lists take after_id for that), a count reads every row
+      # it counts, and a q found in most rows reads them all.
+      case $key in skip | counted | qalone) continue ;; esac
       check "${SCALE_KEYS[$key]} at $big tickets ≤ 1.5 × slower than at $small (c$conns)" "${slow}× slower" \
         "${RPS[$b]} * 1.5 >= ${RPS[$s]}"
     done
   done
   {
     echo
-    echo "Slowdown: small req/s ÷ large req/s (target ≤ 1.5)."
+    echo "Slowdown: small req/s ÷ large req/s (target ≤ 1.5; none for deep skip, counted broad lists and a common q, which read every row they pass)."
     rss_note
   } >>"$REPORT"
 }
@@ -1338,7 +1341,7 @@ if ((RUN_MIXED)); then part_mixed; else mixed_not_run "$( [ "$MIXED" = 0 ] && ec
 if ((RUN_SCALE)); then
   part_scale
 else
-  not_run "flat cost: GET /employee/{id}, /ticket/my/, /ticket/?skip=N-100, /ticket/?after_id=N-100, the filtered lists at $SCALE_TICKETS tickets ≤ 1.5 × slower than at $SMALL_TICKETS (c16, c64)" \
+  not_run "flat cost: GET /employee/{id}, /ticket/my/, /ticket/?after_id=N-100, the filtered lists at $SCALE_TICKETS tickets ≤ 1.5 × slower than at $SMALL_TICKETS (c16, c64)" \
     "the data-growth part runs with SCALE=1 or SCALE=only"
 fi
 
