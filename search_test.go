@@ -227,7 +227,7 @@ func TestSearchIndexFollowsWrites(t *testing.T) {
 			return nil
 		}
 		var ids []int64
-		rows, err := ts.store.read.Query("SELECT rowid FROM "+table+"_text WHERE "+table+"_text MATCH ? ORDER BY rowid", ftsPhrase(q))
+		rows, err := ts.store.read.Query("SELECT rowid FROM "+table+"_text WHERE "+table+"_text MATCH ? ORDER BY rowid", ftsQuery(q))
 		if err != nil {
 			t.Fatal(err)
 		}
