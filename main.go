@@ -273,7 +273,7 @@ func startGoesOn(interval time.Duration, logger *slog.Logger) (stop func()) {
 		for {
 			select {
 			case <-tick.C:
-				notifySystemd(fmt.Sprintf("EXTEND_TIMEOUT_USEC=%d", (3 * interval).Microseconds()), logger)
+				notifySystemd(fmt.Sprintf("EXTEND_TIMEOUT_USEC=%d", (3*interval).Microseconds()), logger)
 			case <-done:
 				return
 			}
