@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -560,5 +561,17 @@ func TestAuditOriginalUpgradesEmpty(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.DatabaseURL = copyFixture(t, "original.db") })
 	if n := ts.lastAuditID(); n != 0 {
 		t.Fatalf("the upgraded file's trail holds entries up to id %d, want none", n)
+	}
+}
+
+// TestAuditOffBuild: the build without the trail, which bench/run.sh
+// measures the trail's cost against, still compiles; this one has it.
+func TestAuditOffBuild(t *testing.T) {
+	t.Parallel()
+	if !auditTrail {
+		t.Fatal("built with -tags noaudit: a server without its audit trail, only for measuring")
+	}
+	if out, err := exec.Command("go", "vet", "-tags", "noaudit", ".").CombinedOutput(); err != nil {
+		t.Fatalf("go vet -tags noaudit: %v\n%s", err, out)
 	}
 }
