@@ -5,7 +5,6 @@ package main
 // the write that makes it, so it commits or rolls back with the change.
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -45,27 +44,32 @@ func entry(action, targetType string, id int64) auditEntry {
 	return auditEntry{Action: action, TargetType: targetType, TargetID: &id, Changes: map[string]fieldChange{}}
 }
 
-// fieldsOf is a row's fields as its JSON answer shows them, less those the
-// database sets (id, times) and an employee's tickets. A user's password
-// hash is not in its JSON at all, so it never reaches the trail.
-func fieldsOf(v any) map[string]any {
+// fieldsOf is a row's fields (row points to a User, Employee or Ticket)
+// under the names its JSON answer gives them, less those the database sets
+// (id, times) and an employee's tickets. A user's password hash has no
+// JSON name (it is never encoded), so it never reaches the trail.
+func fieldsOf(row any) map[string]any {
 	if !auditTrail {
 		return nil
 	}
-	b, _ := json.Marshal(v)
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber() // ids stay integers
-	fields := map[string]any{}
-	dec.Decode(&fields)
-	for _, set := range []string{"id", "created", "updated", "tickets"} {
-		delete(fields, set)
+	v := reflect.ValueOf(row).Elem()
+	fields := make(map[string]any, v.NumField())
+	for i := range v.NumField() {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		switch name {
+		case "", "-", "id", "created", "updated", "tickets":
+		default:
+			fields[name] = v.Field(i).Interface()
+		}
 	}
 	return fields
 }
 
-// created is the entry of a new row: every field's new value.
-func created(targetType string, id int64, row any) auditEntry {
-	e := entry(targetType+".created", targetType, id)
+// created is the entry of a new row: every field's new value. The store
+// makes it before the write reaches the writer goroutine, which then only
+// inserts it; id is where the insert puts the new row's id.
+func created(targetType string, id *int64, row any) auditEntry {
+	e := auditEntry{Action: targetType + ".created", TargetType: targetType, TargetID: id, Changes: map[string]fieldChange{}}
 	for name, v := range fieldsOf(row) {
 		e.Changes[name] = fieldChange{New: v}
 	}
