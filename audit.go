@@ -202,19 +202,21 @@ func (a *app) loginOutcome(r *http.Request, action string, u *User) error {
 // auditColumns are the columns scanAudit reads, in its order.
 const auditColumns = "id, time, actor_id, actor_username, action, target_type, target_id, changes, client, request_id"
 
+// auditWindow is GET /audit/'s since and until, as times are stored; ""
+// leaves that side open.
+type auditWindow struct{ since, until string }
+
 // FindAudit returns a page of the trail, newest first, that meets l's
-// conditions; keyset paging: only entries older than beforeID, when given.
-func (s *Store) FindAudit(ctx context.Context, l *listQuery, beforeID int64, limit int) ([]auditEntry, error) {
-	where, args := "1 = 1", l.args
-	for _, c := range l.conds {
-		where += " AND " + c
+// conditions and lies in w; keyset paging: only entries older than
+// beforeID, when given.
+func (s *Store) FindAudit(ctx context.Context, l *listQuery, w auditWindow, beforeID int64, limit int) ([]auditEntry, error) {
+	if err := s.within(ctx, l, w); err != nil {
+		return nil, err
 	}
 	if beforeID > 0 {
-		where += " AND id < ?"
-		args = append(args, beforeID)
+		l.where("id < ?", beforeID)
 	}
-	rows, err := s.read.DB.QueryContext(ctx, s.dialect.rebind("SELECT "+auditColumns+" FROM audit WHERE "+where+
-		" ORDER BY id DESC LIMIT ?"), append(args, limit)...)
+	rows, err := s.read.DB.QueryContext(ctx, s.dialect.rebind(auditPage(l)), append(l.args, limit)...)
 	if err != nil {
 		return nil, err
 	}
@@ -239,10 +241,64 @@ func (s *Store) FindAudit(ctx context.Context, l *listQuery, beforeID int64, lim
 	return entries, rows.Err()
 }
 
+// auditPage is the query of a page of l's entries, newest first; its last
+// ? is the page's size.
+func auditPage(l *listQuery) string {
+	return "SELECT " + auditColumns + " FROM audit WHERE " + strings.Join(append([]string{"1 = 1"}, l.conds...), " AND ") +
+		" ORDER BY id DESC LIMIT ?"
+}
+
+// within limits l to the entries of w as a range of ids, which the primary
+// key (and each index, ending in id) serves. The times are compared as
+// well, so that no entry out of step with its neighbours is shown outside
+// the window.
+func (s *Store) within(ctx context.Context, l *listQuery, w auditWindow) error {
+	for _, bound := range []struct{ at, cond string }{{w.since, "id >= ? AND time >= ?"}, {w.until, "id < ? AND time < ?"}} {
+		if bound.at == "" {
+			continue
+		}
+		id, err := s.auditIDAt(ctx, bound.at)
+		if err != nil {
+			return err
+		}
+		l.where(bound.cond, id, bound.at)
+	}
+	return nil
+}
+
+// auditIDAt is the id where time t starts in the trail: the entries before
+// it were written before t, those from it on at t or later (one past the
+// last entry if none was). Entries are written one at a time in time order
+// (groupcommit.go; on PostgreSQL under the write lock), so a binary search
+// over the ids finds it, each step a lookup by primary key: there is no
+// index on time, which every write would have to update.
+func (s *Store) auditIDAt(ctx context.Context, t string) (int64, error) {
+	// The entries up to id before were written before t; those from id from
+	// on, at t or later. (Two subqueries: SQLite finds min and max by the
+	// key only when each is alone in its query.)
+	var before, from int64
+	err := s.read.QueryRowContext(ctx, `SELECT COALESCE((SELECT min(id) FROM audit), 1) - 1,
+		COALESCE((SELECT max(id) FROM audit), 0) + 1`).Scan(&before, &from)
+	for err == nil && from-before > 1 {
+		mid := before + (from-before)/2
+		var id int64
+		var at string
+		err = s.read.QueryRowContext(ctx, "SELECT id, time FROM audit WHERE id >= ? ORDER BY id LIMIT 1", mid).Scan(&id, &at)
+		switch {
+		case errors.Is(err, sql.ErrNoRows) || err == nil && (id >= from || at >= t):
+			from, err = mid, nil // no entry from mid on was written before t
+		case err == nil:
+			before = id
+		}
+	}
+	return from, err
+}
+
 // auditFilters reads GET /audit/'s filters: actor_id, target (a type, or
-// type:id such as ticket:812), action, since and until (as created_after
-// and created_before of the lists: since is inclusive, until is not).
-func (q *request) auditFilters() *listQuery {
+// type:id such as ticket:812), action, and the window: since and until (as
+// created_after and created_before of the lists: since is inclusive, until
+// is not).
+func (q *request) auditFilters() (*listQuery, auditWindow) {
 	f := q.filters()
 	f.id("actor_id", "actor_id = ?")
 	if target, ok := f.text("target", 1, 40, patternAuditTarget); ok {
@@ -256,22 +312,23 @@ func (q *request) auditFilters() *listQuery {
 	if action, ok := f.text("action", 1, 40, patternAuditAction); ok {
 		f.l.where("action = ?", action)
 	}
-	f.instant("since", "time >= ?")
-	f.instant("until", "time < ?")
-	return f.l
+	var w auditWindow
+	w.since, _ = f.instantOf("since")
+	w.until, _ = f.instantOf("until")
+	return f.l, w
 }
 
 // GET /audit/?actor_id=&target=&action=&since=&until=&before_id=&limit=:
 // the trail, newest first. A full page carries a Link to the next one.
 func (a *app) listAudit(w http.ResponseWriter, r *http.Request, caller *User) {
 	q := a.parse(w, r)
-	l := q.auditFilters()
+	l, window := q.auditFilters()
 	ceiling := int64(a.cfg.ItemsLimit)
 	limit, before := min(q.queryInt("limit", 0, ceiling), ceiling), q.queryInt("before_id", 1, 0)
 	if !q.valid() {
 		return
 	}
-	entries, err := a.store.FindAudit(r.Context(), l, before, int(limit))
+	entries, err := a.store.FindAudit(r.Context(), l, window, before, int(limit))
 	if err == nil && len(entries) > 0 && len(entries) == int(limit) {
 		next := r.URL.Query()
 		next.Set("before_id", fmt.Sprint(entries[len(entries)-1].ID))
@@ -301,21 +358,26 @@ func (q *request) queryInt(name string, least, fallback int64) int64 {
 // ---- Retention ----
 
 // pruneAudit deletes the entries older than days, a batch per write so
-// that other writes are not held up long.
+// that other writes are not held up long. Each batch looks at the oldest
+// entries by id, which are the oldest in time too (auditIDAt), so no index
+// on time is needed; each entry's own time decides whether it goes, and
+// batches go on until one finds none, so that an entry out of step (a
+// clock set back) does not hold back the older ones behind it.
 func (s *Store) pruneAudit(ctx context.Context, days int) (int64, error) {
 	cutoff := time.Now().UTC().AddDate(0, 0, -days).Format(time.DateTime)
 	var total int64
 	for {
 		var n int64
 		err := s.inTx(ctx, func(tx *txn) error {
-			res, err := tx.ExecContext(ctx, "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE time < ? ORDER BY id LIMIT 5000)", cutoff)
+			res, err := tx.ExecContext(ctx, `DELETE FROM audit WHERE id IN (SELECT id FROM
+				(SELECT id, time FROM audit ORDER BY id LIMIT 5000) AS oldest WHERE time < ?)`, cutoff)
 			if err == nil {
 				n, err = res.RowsAffected()
 			}
 			return err
 		})
 		total += n
-		if err != nil || n < 5000 {
+		if err != nil || n == 0 {
 			return total, err
 		}
 	}
@@ -346,12 +408,13 @@ func (s *Store) pruneAuditEvery(interval time.Duration, days int) (stop func()) 
 
 // ---- Schema ----
 
-// auditIndexes serve GET /audit/'s filters, each newest first by id, and
-// the pruning by time; the action filter reads the newest entries in order.
+// auditIndexes serve GET /audit/'s filters on actor and target, each newest
+// first by id; the action filter reads the newest entries in order. since,
+// until and the retention go by id (auditIDAt): an index on time would
+// cost every write its update.
 const auditIndexes = `
 CREATE INDEX IF NOT EXISTS ix_audit_actor ON audit (actor_id, id);
-CREATE INDEX IF NOT EXISTS ix_audit_target ON audit (target_type, target_id, id);
-CREATE INDEX IF NOT EXISTS ix_audit_time ON audit (time);`
+CREATE INDEX IF NOT EXISTS ix_audit_target ON audit (target_type, target_id, id);`
 
 // createAuditTrail adds the (empty) trail to a SQLite file; like every
 // statement here, it may run again. No foreign keys: the trail outlives
@@ -388,6 +451,13 @@ CREATE TABLE IF NOT EXISTS audit (
 	client TEXT NOT NULL,
 	request_id TEXT NOT NULL
 );`+auditIndexes)
+	return err
+}
+
+// dropAuditTimeIndex drops the index on time that createAuditTrail made
+// before since, until and the retention went by id.
+func dropAuditTimeIndex(ctx context.Context, tx *sql.Tx, _ *slog.Logger) error {
+	_, err := tx.ExecContext(ctx, "DROP INDEX IF EXISTS ix_audit_time")
 	return err
 }
 
