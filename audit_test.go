@@ -575,3 +575,27 @@ func TestAuditOffBuild(t *testing.T) {
 		t.Fatalf("go vet -tags noaudit: %v\n%s", err, out)
 	}
 }
+
+// TestAuditCreatedValues: a created row's entry holds each field's value
+// as the row's answer shows it, letters beyond ASCII included.
+func TestAuditCreatedValues(t *testing.T) {
+	ts := newTestServer(t)
+	_, adminToken := ts.userWithToken("valuesadmin", "admin")
+	employeeID := int64(ts.call("POST", "/employee/", adminToken, validEmployee(1)).expect(http.StatusOK).obj()["id"].(float64))
+	body := validTicket()
+	body["title"], body["description"] = "Überweisung #7 ’dringend’", "Ça va. L’été - Ελληνικά 日本"
+	ticket := ts.call("POST", fmt.Sprintf("/ticket/%d", employeeID), adminToken, body).expect(http.StatusOK).obj()
+	res := ts.call("GET", fmt.Sprintf("/audit/?target=ticket:%v", ticket["id"]), adminToken, nil).expect(http.StatusOK)
+	var entries []struct {
+		Changes map[string]map[string]any `json:"changes"`
+	}
+	if err := json.Unmarshal(res.body, &entries); err != nil || len(entries) != 1 {
+		t.Fatalf("%v, %s", err, res.body)
+	}
+	for _, name := range []string{"title", "description", "status", "owner_id", "employee_id"} {
+		change := entries[0].Changes[name]
+		if _, hasOld := change["old"]; hasOld || change["new"] != ticket[name] {
+			t.Errorf("%s: %v, want only the new value %v", name, change, ticket[name])
+		}
+	}
+}
