@@ -159,9 +159,11 @@ func copyUser(u *User) *User {
 	return &c
 }
 
-// audited writes entries in tx if err is nil (the write they record went
-// well so far), and returns err, or the failure to write them, which undoes
-// the write: an entry exists exactly when its change commits.
+// audited adds entries to tx if err is nil (the write they record went
+// well so far), and returns err. They are inserted when tx commits, a
+// write that fails takes its entries with it (runSavepoint), and an
+// insert that fails fails the commit (writeAudit): an entry exists
+// exactly when its change commits.
 func audited(ctx context.Context, tx *txn, err error, entries ...auditEntry) error {
 	if err != nil || !auditTrail {
 		return err
@@ -182,10 +184,35 @@ func audited(ctx context.Context, tx *txn, err error, entries ...auditEntry) err
 			}
 			changes, _ = json.Marshal(e.Changes)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit (time, actor_id, actor_username, action, target_type,
-			target_id, changes, client, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			at, e.ActorID, e.ActorUsername, e.Action, e.TargetType, e.TargetID, string(changes), info.client, info.id); err != nil {
-			return err
+		tx.audit = append(tx.audit, at, orNull(e.ActorID), orNull(e.ActorUsername), e.Action, e.TargetType,
+			orNull(e.TargetID), string(changes), info.client, info.id)
+	}
+	return nil
+}
+
+// orNull is *p, or NULL for nil.
+func orNull[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// writeAudit inserts the entries that tx's writes added, just before tx
+// commits, many in one statement: an entry costs a statement of its own
+// three or four times what it costs as one more row of a statement.
+// Statements of 32, 16, 8, 4, 2 and 1 entries: few texts to prepare.
+func writeAudit(ctx context.Context, tx *txn) error {
+	const columns = 9 // the values of one entry (audited)
+	values := tx.audit
+	for n := 32; len(values) > 0; n /= 2 {
+		for len(values) >= n*columns {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO audit (time, actor_id, actor_username, action, target_type,
+				target_id, changes, client, request_id) VALUES `+
+				strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", "), values[:n*columns]...); err != nil {
+				return err
+			}
+			values = values[n*columns:]
 		}
 	}
 	return nil

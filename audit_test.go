@@ -360,6 +360,38 @@ func TestAuditFailedWritesLeaveNone(t *testing.T) {
 	})
 }
 
+// TestAuditEntryFailsItsCommit: an entry that cannot be inserted fails the
+// commit it was to join, and the change it records goes with it.
+func TestAuditEntryFailsItsCommit(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	admin := ts.addUser("commitadmin", "admin")
+	employee := Employee{FirstName: "Anna", LastName: "Smith", NickName: "Anna", Phone: "+15550001234",
+		Email: "anna@example.com", Birthday: "1990-01-01", Country: "Austria", City: "Vienna", Address: "Ring 1"}
+	if _, err := ts.store.CreateEmployee(ctx, &employee); err != nil {
+		t.Fatal(err)
+	}
+	count := func(table string) (n int) {
+		ts.store.read.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n)
+		return n
+	}
+	tickets, entries := count("tickets"), count("audit")
+	err := ts.store.inTx(ctx, func(tx *txn) error {
+		ticket := Ticket{Title: "Printer", Description: "Out of paper", Status: "New"}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tickets (title, description, status, employee_id, owner_id, created)
+			VALUES (?, ?, ?, ?, ?, ?)`, ticket.Title, ticket.Description, ticket.Status, employee.ID, admin.ID, now()); err != nil {
+			return err
+		}
+		err := audited(ctx, tx, nil, created("ticket", &ticket.ID, &ticket))
+		tx.audit[0] = nil // its time: NOT NULL, so the insert fails
+		return err
+	})
+	if err == nil || count("tickets") != tickets || count("audit") != entries {
+		t.Fatalf("%v; %d tickets and %d entries, want an error and %d and %d as before", err,
+			count("tickets"), count("audit"), tickets, entries)
+	}
+}
+
 // TestAuditRBAC: only an active admin reads the trail.
 func TestAuditRBAC(t *testing.T) {
 	ts := newTestServer(t)
