@@ -83,7 +83,7 @@ func fieldsOf(row any) map[string]any { return maps.Collect(auditFields(row)) }
 // much, and a ticket's entry is the commonest of all.
 func created(targetType string, id *int64, row any) auditEntry {
 	e := auditEntry{Action: targetType + ".created", TargetType: targetType, TargetID: id}
-	changes := []byte{'{'}
+	changes := append(make([]byte, 0, 256), '{')
 	for name, v := range auditFields(row) {
 		value, _ := json.Marshal(v)
 		changes = append(changes, '"')
