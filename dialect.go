@@ -22,17 +22,13 @@ import (
 )
 
 // sqliteDSN is the connection string of a pool: writer transactions begin
-// IMMEDIATE (take the write lock at once, queueing behind busy_timeout)
-// and keep their savepoints' journal in memory (temp_store): a ticket and
-// its audit entry change eight b-trees, with page splits past 64 KiB of
-// journal, beyond which SQLite moves it into a temporary file that every
-// later write of the commit then writes to (docs/performance.md).
+// IMMEDIATE (take the write lock at once, queueing behind busy_timeout);
 // readOnly connections refuse to write.
 func sqliteDSN(path string, writer, readOnly bool) string {
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
 	if writer {
-		dsn += "&_txlock=immediate&_pragma=temp_store(MEMORY)"
+		dsn += "&_txlock=immediate"
 	}
 	if readOnly {
 		dsn += "&_pragma=query_only(1)"

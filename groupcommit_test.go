@@ -7,7 +7,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -224,25 +223,5 @@ func stOneWinner(t *testing.T, answers []stAnswer, conflict string) {
 	}
 	if won != 1 {
 		t.Fatalf("%d requests won, want exactly 1", won)
-	}
-}
-
-// TestWriterJournalInMemory: the writer keeps its savepoints' journal in
-// memory (sqliteDSN). In a file, once a write's journal passed 64 KiB,
-// every later write of that commit wrote its changed pages to the file.
-func TestWriterJournalInMemory(t *testing.T) {
-	ts := newTestServer(t)
-	if ts.store.dialect != sqliteDialect {
-		t.Skip("SQLite's journal; PostgreSQL keeps its own")
-	}
-	ctx := context.Background()
-	var mode int
-	if err := ts.store.inTx(ctx, func(tx *txn) error {
-		return tx.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&mode)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if mode != 2 {
-		t.Fatalf("temp_store on the writer = %d, want 2 (MEMORY)", mode)
 	}
 }
