@@ -77,10 +77,10 @@ func auditFields(row any) iter.Seq2[string, any] {
 func fieldsOf(row any) map[string]any { return maps.Collect(auditFields(row)) }
 
 // created is the entry of a new row: every field's new value. The store
-// makes it before the write reaches the writer goroutine, which then only
-// inserts it; id is where the insert puts the new row's id. Its changes
-// are written out field by field: json.Marshal of a map costs twice as
-// much, and a ticket's entry is the commonest of all.
+// makes a ticket's or an employee's before the write reaches the writer
+// goroutine, which then only inserts it; id is where the insert puts the
+// new row's id. Its changes are written out field by field: json.Marshal
+// of a map costs twice as much, and a ticket's entry is the commonest.
 func created(targetType string, id *int64, row any) auditEntry {
 	e := auditEntry{Action: targetType + ".created", TargetType: targetType, TargetID: id}
 	changes := append(make([]byte, 0, 256), '{')
@@ -160,10 +160,10 @@ func copyUser(u *User) *User {
 }
 
 // audited adds entries to tx if err is nil (the write they record went
-// well so far), and returns err. They are inserted when tx commits, a
-// write that fails takes its entries with it (runSavepoint), and an
-// insert that fails fails the commit (writeAudit): an entry exists
-// exactly when its change commits.
+// well so far), and returns err. They are inserted just before tx commits
+// (writeAudit), a write that fails takes its entries with it
+// (runSavepoint), and an insert that fails fails the commit: an entry
+// exists exactly when its change commits.
 func audited(ctx context.Context, tx *txn, err error, entries ...auditEntry) error {
 	if err != nil || !auditTrail {
 		return err
@@ -199,8 +199,8 @@ func orNull[T any](p *T) any {
 }
 
 // writeAudit inserts the entries that tx's writes added, just before tx
-// commits, many in one statement: an entry costs a statement of its own
-// three or four times what it costs as one more row of a statement.
+// commits, many in one statement: an entry in a statement of its own cost
+// the writer three times as much as one more row of a statement does.
 // Statements of 32, 16, 8, 4, 2 and 1 entries: few texts to prepare.
 func writeAudit(ctx context.Context, tx *txn) error {
 	const columns = 9 // the values of one entry (audited)
@@ -318,10 +318,10 @@ func (s *Store) within(ctx context.Context, l *listQuery, w auditWindow) error {
 
 // auditIDAt is the id where time t starts in the trail: the entries before
 // it were written before t, those from it on at t or later (one past the
-// last entry if none was). Entries are written one at a time in time order
-// (groupcommit.go; on PostgreSQL under the write lock), so a binary search
-// over the ids finds it, each step a lookup by primary key: there is no
-// index on time, which every write would have to update.
+// last entry if none was). Entries are written in time order, by one
+// writer at a time (groupcommit.go; on PostgreSQL, the write lock), so a
+// binary search over the ids finds it, each step a lookup by primary key:
+// there is no index on time, which every write would have to update.
 func (s *Store) auditIDAt(ctx context.Context, t string) (int64, error) {
 	// The entries up to id before were written before t; those from id from
 	// on, at t or later. (Two subqueries: SQLite finds min and max by the
