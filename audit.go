@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
+	"maps"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -31,6 +33,8 @@ type auditEntry struct {
 	Changes       map[string]fieldChange `json:"changes"`
 	Client        string                 `json:"client"`
 	RequestID     string                 `json:"request_id"`
+
+	encoded []byte // Changes as JSON, when made ahead of the write (created)
 }
 
 // fieldChange is a field's value before and after: a created row has only
@@ -45,27 +49,50 @@ func entry(action, targetType string, id int64) auditEntry {
 	return auditEntry{Action: action, TargetType: targetType, TargetID: &id, Changes: map[string]fieldChange{}}
 }
 
-// fieldsOf is a row's fields as its JSON answer shows them, less those the
+// auditFields yields a row's fields (row points to a User, Employee or
+// Ticket) under the names its JSON answer gives them, less those the
 // database sets (id, times) and an employee's tickets. A user's password
-// hash is not in its JSON at all, so it never reaches the trail.
-func fieldsOf(v any) map[string]any {
-	b, _ := json.Marshal(v)
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber() // ids stay integers
-	fields := map[string]any{}
-	dec.Decode(&fields)
-	for _, set := range []string{"id", "created", "updated", "tickets"} {
-		delete(fields, set)
+// hash has no JSON name (it is never encoded), so it never reaches the
+// trail.
+func auditFields(row any) iter.Seq2[string, any] {
+	return func(yield func(string, any) bool) {
+		if !auditTrail {
+			return
+		}
+		v := reflect.ValueOf(row).Elem()
+		for i := range v.NumField() {
+			name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+			switch name {
+			case "", "-", "id", "created", "updated", "tickets":
+			default:
+				if !yield(name, v.Field(i).Interface()) {
+					return
+				}
+			}
+		}
 	}
-	return fields
 }
 
-// created is the entry of a new row: every field's new value.
-func created(targetType string, id int64, row any) auditEntry {
-	e := entry(targetType+".created", targetType, id)
-	for name, v := range fieldsOf(row) {
-		e.Changes[name] = fieldChange{New: v}
+// fieldsOf is a row's auditFields by name.
+func fieldsOf(row any) map[string]any { return maps.Collect(auditFields(row)) }
+
+// created is the entry of a new row: every field's new value. The store
+// makes a ticket's or an employee's before the write reaches the writer
+// goroutine, which then only inserts it; id is where the insert puts the
+// new row's id. Its changes are written out field by field: json.Marshal
+// of a map costs twice as much, and a ticket's entry is the commonest.
+func created(targetType string, id *int64, row any) auditEntry {
+	e := auditEntry{Action: targetType + ".created", TargetType: targetType, TargetID: id}
+	changes := append(make([]byte, 0, 256), '{')
+	for name, v := range auditFields(row) {
+		value, _ := json.Marshal(v)
+		changes = append(changes, '"')
+		changes = append(changes, name...)
+		changes = append(changes, `":{"new":`...)
+		changes = append(changes, value...)
+		changes = append(changes, "},"...)
 	}
+	e.encoded = append(bytes.TrimSuffix(changes, []byte(",")), '}')
 	return e
 }
 
@@ -132,11 +159,13 @@ func copyUser(u *User) *User {
 	return &c
 }
 
-// audited writes entries in tx if err is nil (the write they record went
-// well so far), and returns err, or the failure to write them, which undoes
-// the write: an entry exists exactly when its change commits.
+// audited adds entries to tx if err is nil (the write they record went
+// well so far), and returns err. They are inserted just before tx commits
+// (writeAudit), a write that fails takes its entries with it
+// (runSavepoint), and an insert that fails fails the commit: an entry
+// exists exactly when its change commits.
 func audited(ctx context.Context, tx *txn, err error, entries ...auditEntry) error {
-	if err != nil {
+	if err != nil || !auditTrail {
 		return err
 	}
 	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
@@ -148,14 +177,42 @@ func audited(ctx context.Context, tx *txn, err error, entries ...auditEntry) err
 		if e.ActorID == nil && info.userID != 0 {
 			e.ActorID, e.ActorUsername = &info.userID, &info.user
 		}
-		if e.Changes == nil {
-			e.Changes = map[string]fieldChange{}
+		changes := e.encoded
+		if changes == nil {
+			if e.Changes == nil {
+				e.Changes = map[string]fieldChange{}
+			}
+			changes, _ = json.Marshal(e.Changes)
 		}
-		changes, _ := json.Marshal(e.Changes)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit (time, actor_id, actor_username, action, target_type,
-			target_id, changes, client, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			at, e.ActorID, e.ActorUsername, e.Action, e.TargetType, e.TargetID, string(changes), info.client, info.id); err != nil {
-			return err
+		tx.audit = append(tx.audit, at, orNull(e.ActorID), orNull(e.ActorUsername), e.Action, e.TargetType,
+			orNull(e.TargetID), string(changes), info.client, info.id)
+	}
+	return nil
+}
+
+// orNull is *p, or NULL for nil.
+func orNull[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// writeAudit inserts the entries that tx's writes added, just before tx
+// commits, many in one statement: an entry in a statement of its own cost
+// the writer three times as much as one more row of a statement does.
+// Statements of 32, 16, 8, 4, 2 and 1 entries: few texts to prepare.
+func writeAudit(ctx context.Context, tx *txn) error {
+	const columns = 9 // the values of one entry (audited)
+	values := tx.audit
+	for n := 32; len(values) > 0; n /= 2 {
+		for len(values) >= n*columns {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO audit (time, actor_id, actor_username, action, target_type,
+				target_id, changes, client, request_id) VALUES `+
+				strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", "), values[:n*columns]...); err != nil {
+				return err
+			}
+			values = values[n*columns:]
 		}
 	}
 	return nil
@@ -195,19 +252,21 @@ func (a *app) loginOutcome(r *http.Request, action string, u *User) error {
 // auditColumns are the columns scanAudit reads, in its order.
 const auditColumns = "id, time, actor_id, actor_username, action, target_type, target_id, changes, client, request_id"
 
+// auditWindow is GET /audit/'s since and until, as times are stored; ""
+// leaves that side open.
+type auditWindow struct{ since, until string }
+
 // FindAudit returns a page of the trail, newest first, that meets l's
-// conditions; keyset paging: only entries older than beforeID, when given.
-func (s *Store) FindAudit(ctx context.Context, l *listQuery, beforeID int64, limit int) ([]auditEntry, error) {
-	where, args := "1 = 1", l.args
-	for _, c := range l.conds {
-		where += " AND " + c
+// conditions and lies in w; keyset paging: only entries older than
+// beforeID, when given.
+func (s *Store) FindAudit(ctx context.Context, l *listQuery, w auditWindow, beforeID int64, limit int) ([]auditEntry, error) {
+	if err := s.within(ctx, l, w); err != nil {
+		return nil, err
 	}
 	if beforeID > 0 {
-		where += " AND id < ?"
-		args = append(args, beforeID)
+		l.where("id < ?", beforeID)
 	}
-	rows, err := s.read.DB.QueryContext(ctx, s.dialect.rebind("SELECT "+auditColumns+" FROM audit WHERE "+where+
-		" ORDER BY id DESC LIMIT ?"), append(args, limit)...)
+	rows, err := s.read.DB.QueryContext(ctx, s.dialect.rebind(auditPage(l)), append(l.args, limit)...)
 	if err != nil {
 		return nil, err
 	}
@@ -232,10 +291,64 @@ func (s *Store) FindAudit(ctx context.Context, l *listQuery, beforeID int64, lim
 	return entries, rows.Err()
 }
 
+// auditPage is the query of a page of l's entries, newest first; its last
+// ? is the page's size.
+func auditPage(l *listQuery) string {
+	return "SELECT " + auditColumns + " FROM audit WHERE " + strings.Join(append([]string{"1 = 1"}, l.conds...), " AND ") +
+		" ORDER BY id DESC LIMIT ?"
+}
+
+// within limits l to the entries of w as a range of ids, which the primary
+// key (and each index, ending in id) serves. The times are compared as
+// well, so that no entry out of step with its neighbours is shown outside
+// the window.
+func (s *Store) within(ctx context.Context, l *listQuery, w auditWindow) error {
+	for _, bound := range []struct{ at, cond string }{{w.since, "id >= ? AND time >= ?"}, {w.until, "id < ? AND time < ?"}} {
+		if bound.at == "" {
+			continue
+		}
+		id, err := s.auditIDAt(ctx, bound.at)
+		if err != nil {
+			return err
+		}
+		l.where(bound.cond, id, bound.at)
+	}
+	return nil
+}
+
+// auditIDAt is the id where time t starts in the trail: the entries before
+// it were written before t, those from it on at t or later (one past the
+// last entry if none was). Entries are written in time order, by one
+// writer at a time (groupcommit.go; on PostgreSQL, the write lock), so a
+// binary search over the ids finds it, each step a lookup by primary key:
+// there is no index on time, which every write would have to update.
+func (s *Store) auditIDAt(ctx context.Context, t string) (int64, error) {
+	// The entries up to id before were written before t; those from id from
+	// on, at t or later. (Two subqueries: SQLite finds min and max by the
+	// key only when each is alone in its query.)
+	var before, from int64
+	err := s.read.QueryRowContext(ctx, `SELECT COALESCE((SELECT min(id) FROM audit), 1) - 1,
+		COALESCE((SELECT max(id) FROM audit), 0) + 1`).Scan(&before, &from)
+	for err == nil && from-before > 1 {
+		mid := before + (from-before)/2
+		var id int64
+		var at string
+		err = s.read.QueryRowContext(ctx, "SELECT id, time FROM audit WHERE id >= ? ORDER BY id LIMIT 1", mid).Scan(&id, &at)
+		switch {
+		case errors.Is(err, sql.ErrNoRows) || err == nil && (id >= from || at >= t):
+			from, err = mid, nil // no entry from mid on was written before t
+		case err == nil:
+			before = id
+		}
+	}
+	return from, err
+}
+
 // auditFilters reads GET /audit/'s filters: actor_id, target (a type, or
-// type:id such as ticket:812), action, since and until (as created_after
-// and created_before of the lists: since is inclusive, until is not).
-func (q *request) auditFilters() *listQuery {
+// type:id such as ticket:812), action, and the window: since and until (as
+// created_after and created_before of the lists: since is inclusive, until
+// is not).
+func (q *request) auditFilters() (*listQuery, auditWindow) {
 	f := q.filters()
 	f.id("actor_id", "actor_id = ?")
 	if target, ok := f.text("target", 1, 40, patternAuditTarget); ok {
@@ -249,22 +362,23 @@ func (q *request) auditFilters() *listQuery {
 	if action, ok := f.text("action", 1, 40, patternAuditAction); ok {
 		f.l.where("action = ?", action)
 	}
-	f.instant("since", "time >= ?")
-	f.instant("until", "time < ?")
-	return f.l
+	var w auditWindow
+	w.since, _ = f.instantOf("since")
+	w.until, _ = f.instantOf("until")
+	return f.l, w
 }
 
 // GET /audit/?actor_id=&target=&action=&since=&until=&before_id=&limit=:
 // the trail, newest first. A full page carries a Link to the next one.
 func (a *app) listAudit(w http.ResponseWriter, r *http.Request, caller *User) {
 	q := a.parse(w, r)
-	l := q.auditFilters()
+	l, window := q.auditFilters()
 	ceiling := int64(a.cfg.ItemsLimit)
 	limit, before := min(q.queryInt("limit", 0, ceiling), ceiling), q.queryInt("before_id", 1, 0)
 	if !q.valid() {
 		return
 	}
-	entries, err := a.store.FindAudit(r.Context(), l, before, int(limit))
+	entries, err := a.store.FindAudit(r.Context(), l, window, before, int(limit))
 	if err == nil && len(entries) > 0 && len(entries) == int(limit) {
 		next := r.URL.Query()
 		next.Set("before_id", fmt.Sprint(entries[len(entries)-1].ID))
@@ -294,21 +408,26 @@ func (q *request) queryInt(name string, least, fallback int64) int64 {
 // ---- Retention ----
 
 // pruneAudit deletes the entries older than days, a batch per write so
-// that other writes are not held up long.
+// that other writes are not held up long. Each batch looks at the oldest
+// entries by id, which are the oldest in time too (auditIDAt), so no index
+// on time is needed; each entry's own time decides whether it goes, and
+// batches go on until one finds none, so that an entry out of step (a
+// clock set back) does not hold back the older ones behind it.
 func (s *Store) pruneAudit(ctx context.Context, days int) (int64, error) {
 	cutoff := time.Now().UTC().AddDate(0, 0, -days).Format(time.DateTime)
 	var total int64
 	for {
 		var n int64
 		err := s.inTx(ctx, func(tx *txn) error {
-			res, err := tx.ExecContext(ctx, "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE time < ? ORDER BY id LIMIT 5000)", cutoff)
+			res, err := tx.ExecContext(ctx, `DELETE FROM audit WHERE id IN (SELECT id FROM
+				(SELECT id, time FROM audit ORDER BY id LIMIT 5000) AS oldest WHERE time < ?)`, cutoff)
 			if err == nil {
 				n, err = res.RowsAffected()
 			}
 			return err
 		})
 		total += n
-		if err != nil || n < 5000 {
+		if err != nil || n == 0 {
 			return total, err
 		}
 	}
@@ -339,12 +458,13 @@ func (s *Store) pruneAuditEvery(interval time.Duration, days int) (stop func()) 
 
 // ---- Schema ----
 
-// auditIndexes serve GET /audit/'s filters, each newest first by id, and
-// the pruning by time; the action filter reads the newest entries in order.
+// auditIndexes serve GET /audit/'s filters on actor and target, each newest
+// first by id; the action filter reads the newest entries in order. since,
+// until and the retention go by id (auditIDAt): an index on time would
+// cost every write its update.
 const auditIndexes = `
 CREATE INDEX IF NOT EXISTS ix_audit_actor ON audit (actor_id, id);
-CREATE INDEX IF NOT EXISTS ix_audit_target ON audit (target_type, target_id, id);
-CREATE INDEX IF NOT EXISTS ix_audit_time ON audit (time);`
+CREATE INDEX IF NOT EXISTS ix_audit_target ON audit (target_type, target_id, id);`
 
 // createAuditTrail adds the (empty) trail to a SQLite file; like every
 // statement here, it may run again. No foreign keys: the trail outlives
@@ -381,6 +501,13 @@ CREATE TABLE IF NOT EXISTS audit (
 	client TEXT NOT NULL,
 	request_id TEXT NOT NULL
 );`+auditIndexes)
+	return err
+}
+
+// dropAuditTimeIndex drops the index on time that createAuditTrail made
+// before since, until and the retention went by id.
+func dropAuditTimeIndex(ctx context.Context, tx *sql.Tx, _ *slog.Logger) error {
+	_, err := tx.ExecContext(ctx, "DROP INDEX IF EXISTS ix_audit_time")
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -185,4 +186,23 @@ func BenchmarkRequestCreateTicket(b *testing.B) {
 func BenchmarkRequestCreateTicket64(b *testing.B) {
 	benchRequestParallel(b, 32, "POST", "/api/v1/ticket/1", "",
 		`{"title":"Network problem","description":"Cannot reach it.","status":"New"}`)
+}
+
+// BenchmarkInsertTicketParallel: 64 writers at once, as with 64 clients
+// creating tickets: the writer goroutine is the bottleneck, and the writes
+// waiting together share a commit (groupcommit.go).
+func BenchmarkInsertTicketParallel(b *testing.B) {
+	ts, admin, _ := benchServer(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(64 / runtime.GOMAXPROCS(0))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			t := Ticket{Title: "Network problem", Description: "Cannot reach it.", Status: "New"}
+			if _, err := ts.store.CreateTicket(ctx, 1, admin.ID, &t); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

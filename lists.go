@@ -262,11 +262,19 @@ func (f *filters) id(name, cond string) {
 // instant reads a date (midnight UTC) or an RFC 3339 date and time, as the
 // text of created: "2006-01-02 15:04:05" in UTC, which compares as time
 // does. A fraction of a second rounds up: created holds whole seconds, so
-// created ≥ t and created < t keep their meaning.
+// created ≥ t and created < t keep their meaning. cond (one ?) is given it.
 func (f *filters) instant(name, cond string) {
+	if t, ok := f.instantOf(name); ok {
+		f.l.where(cond, t)
+	}
+}
+
+// instantOf is the parameter read as instant reads it, if it was given
+// and valid.
+func (f *filters) instantOf(name string) (string, bool) {
 	v := f.all(name)
 	if len(v) == 0 {
-		return
+		return "", false
 	}
 	t, err := time.Parse(time.DateOnly, v[0])
 	if err != nil {
@@ -275,12 +283,12 @@ func (f *filters) instant(name, cond string) {
 	if err != nil {
 		f.problem("datetime_parsing", name, "Input should be a date (2025-01-31) or a date and time "+
 			"in RFC 3339 (2025-01-31T12:00:00Z)", v[0], nil)
-		return
+		return "", false
 	}
 	if t.Nanosecond() != 0 {
 		t = t.Truncate(time.Second).Add(time.Second)
 	}
-	f.l.where(cond, t.UTC().Format(time.DateTime))
+	return t.UTC().Format(time.DateTime), true
 }
 
 // search reads q, matched as a substring of each of the columns: ASCII

@@ -66,6 +66,7 @@ type txn struct {
 	*sql.Tx
 	p      *pool
 	missed []string
+	audit  []any // the values of the audit entries its writes added (audit.go)
 }
 
 // started is the context a statement of a write runs under: a write that

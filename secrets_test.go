@@ -113,7 +113,7 @@ func (ts *testServer) checkNoSecretKept() {
 	}
 	look("the metrics", strings.Join(samples, "\n"))
 
-	entries, err := ts.store.FindAudit(context.Background(), &listQuery{}, 0, 1<<30)
+	entries, err := ts.store.FindAudit(context.Background(), &listQuery{}, auditWindow{}, 0, 1<<30)
 	if err != nil && strings.Contains(err.Error(), "database is closed") {
 		return // the test closed the store itself
 	} else if err != nil {

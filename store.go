@@ -248,7 +248,7 @@ func insertUser(ctx context.Context, tx *txn, u *User) error {
 		disabled, login_denied, hashed_password, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		u.Username, u.FirstName, u.LastName, u.Phone, u.Email, roleJSON(u.Role), u.Disabled, u.LoginDenied,
 		u.hashedPassword, u.Created).Scan(&u.ID)
-	return audited(ctx, tx, err, created("user", u.ID, u))
+	return audited(ctx, tx, err, created("user", &u.ID, u))
 }
 
 // CreateFirstUser inserts u only if there is no user at all, and tells
@@ -443,6 +443,7 @@ func withTickets(employees []Employee, tickets []Ticket) []Employee {
 }
 
 func (s *Store) CreateEmployee(ctx context.Context, e *Employee) (*Employee, error) {
+	entry := created("employee", &e.ID, e) // here, not in the writer goroutine
 	err := s.inTx(ctx, func(tx *txn) error {
 		if err := checkEmployeeUnique(ctx, tx, e); err != nil {
 			return err
@@ -452,7 +453,7 @@ func (s *Store) CreateEmployee(ctx context.Context, e *Employee) (*Employee, err
 			birthday, country, city, address, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			e.FirstName, e.LastName, e.NickName, e.Phone, e.Email, e.Birthday, e.Country, e.City, e.Address,
 			e.Created).Scan(&e.ID)
-		return audited(ctx, tx, err, created("employee", e.ID, e))
+		return audited(ctx, tx, err, entry)
 	})
 	if err != nil {
 		return nil, err
@@ -559,8 +560,10 @@ func (s *Store) ListTicketsOf(ctx context.Context, ownerID int64, p page) ([]Tic
 
 // CreateTicket files t about employee employeeID, owned by user ownerID.
 func (s *Store) CreateTicket(ctx context.Context, employeeID, ownerID int64, t *Ticket) (*Ticket, error) {
+	t.EmployeeID, t.OwnerID = employeeID, ownerID
+	entry := created("ticket", &t.ID, t) // here, not in the writer goroutine
 	err := s.inTx(ctx, func(tx *txn) error {
-		t.EmployeeID, t.OwnerID, t.Created, t.Updated = employeeID, ownerID, now(), nil
+		t.Created, t.Updated = now(), nil
 		// One statement: it inserts nothing (no row) when the employee does not exist.
 		// The CASTs tell PostgreSQL the parameters' types, which it cannot
 		// guess from a SELECT list.
@@ -572,7 +575,7 @@ func (s *Store) CreateTicket(ctx context.Context, employeeID, ownerID int64, t *
 			return errEmployeeNotFound
 		}
 		err = orFailure(err, foreignKeyViolation, errUserNotFound) // the owner was deleted meanwhile
-		return audited(ctx, tx, err, created("ticket", t.ID, t))
+		return audited(ctx, tx, err, entry)
 	})
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@
 #   PEER=0 bash bench/run.sh          # without PocketBase (no Go 1.27 needed)
 #   SCALE=1 bash bench/run.sh         # that, then "flat cost as data grows" (8 min)
 #   SCALE=only bash bench/run.sh      # only the data-growth part
+#   AUDIT=only bash bench/run.sh      # only what the audit trail costs (about 5 minutes)
 #   QUICK=1 bash bench/run.sh         # 3-second runs: a smoke test
 #   BENCH_DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/DB bash bench/run.sh
 #                                     # the same on PostgreSQL (any of the above)
@@ -34,6 +35,10 @@
 #                same data, ticketapi ÷ PocketBase side by side; a CPU
 #                profile of ticketapi during the mixed workload
 #   scale        flat cost as data grows (SCALE), filtered lists included
+#   audit        the audit trail's cost: ticket creation (64 connections) and
+#                the mixed workload (16, 64), each measured on the normal build
+#                and on one built with -tags noaudit (audit_off.go: no entries),
+#                in alternating rounds, each run on a fresh instance
 # Then it checks the targets (every one is listed; those of a part not run
 # say so). The report goes to stdout and to $OUT; progress goes to stderr.
 #
@@ -65,6 +70,8 @@
 #   BURST=200           concurrent logins fired at once with curl
 #   HASHRATE_DURATION=5s  each hash-capacity probe
 #   SCALE_TICKETS=1000000 SCALE_EMPLOYEES=10000 SMALL_TICKETS=1000
+#   AUDIT=1|0|only      the audit part: yes (default) / no / only it
+#   AUDIT_ROUNDS=3      its rounds (each: both builds, each run $DURATION)
 #   REF=<git ref>       build the server from that commit instead of the
 #                       working tree (e.g. REF=HEAD~3 to compare before/after)
 #   BENCH_DATABASE_URL=postgres://...  run on PostgreSQL instead of SQLite:
@@ -107,6 +114,8 @@ SCALE=${SCALE:-0}
 MIXED=${MIXED:-1}
 PEER=${PEER:-1}
 MIXED_DURATION=${MIXED_DURATION:-20s}
+AUDIT=${AUDIT:-1}
+AUDIT_ROUNDS=${AUDIT_ROUNDS:-3}
 MIXED_WRITES=${MIXED_WRITES:-10}
 LIST_EMPLOYEES=${LIST_EMPLOYEES:-20000}
 PROFILE=${PROFILE:-1}
@@ -114,12 +123,20 @@ PROFILE_SECONDS=${PROFILE_SECONDS:-10}
 case "$SCALE" in 0 | 1 | only) ;; *) echo "bench: SCALE must be 0, 1 or only" >&2; exit 1 ;; esac
 case "$MIXED" in 0 | 1 | only) ;; *) echo "bench: MIXED must be 0, 1 or only" >&2; exit 1 ;; esac
 case "$PEER" in 0 | 1) ;; *) echo "bench: PEER must be 0 or 1" >&2; exit 1 ;; esac
-if [ "$MIXED" = only ] && [ "$SCALE" = only ]; then echo "bench: MIXED=only and SCALE=only exclude each other" >&2; exit 1; fi
+case "$AUDIT" in 0 | 1 | only) ;; *) echo "bench: AUDIT must be 0, 1 or only" >&2; exit 1 ;; esac
+# ONLY: the part named X=only, if any.
+ONLY=""
+for part in MIXED SCALE AUDIT; do
+  [ "${!part}" != only ] && continue
+  [ -z "$ONLY" ] || { echo "bench: $ONLY=only and $part=only exclude each other" >&2; exit 1; }
+  ONLY=$part
+done
 # The parts this run measures.
-RUN_THROUGHPUT=1 RUN_MIXED=0 RUN_SCALE=0
-{ [ "$SCALE" = only ] || [ "$MIXED" = only ]; } && RUN_THROUGHPUT=0
-{ [ "$MIXED" = only ] || { [ "$MIXED" = 1 ] && [ "$SCALE" != only ]; }; } && RUN_MIXED=1
-{ [ "$SCALE" = 1 ] && [ "$MIXED" != only ]; } || [ "$SCALE" = only ] && RUN_SCALE=1
+RUN_THROUGHPUT=1 RUN_MIXED=0 RUN_SCALE=0 RUN_AUDIT=0
+[ -z "$ONLY" ] || RUN_THROUGHPUT=0
+{ [ "$ONLY" = MIXED ] || { [ "$MIXED" = 1 ] && [ -z "$ONLY" ]; }; } && RUN_MIXED=1
+{ [ "$ONLY" = SCALE ] || { [ "$SCALE" = 1 ] && [ -z "$ONLY" ]; }; } && RUN_SCALE=1
+{ [ "$ONLY" = AUDIT ] || { [ "$AUDIT" = 1 ] && [ -z "$ONLY" ]; }; } && RUN_AUDIT=1
 RUN_PEER=$((RUN_MIXED && PEER))
 BENCH_DATABASE_URL=${BENCH_DATABASE_URL:-}
 DB_KIND=sqlite
@@ -216,6 +233,17 @@ if [ -n "$REF" ]; then
 fi
 say "building into $tmp${REF:+ (server from $REF)}"
 (cd "$src" && CGO_ENABLED=0 go build -o "$tmp/ticketapi" .)
+# The build without the audit trail, for the audit part only (a server
+# from before audit_off.go has no such build: -tags noaudit would change
+# nothing).
+NOAUDIT_NOTE=""
+if ((RUN_AUDIT)); then
+  if [ -f "$src/audit_off.go" ]; then
+    (cd "$src" && CGO_ENABLED=0 go build -tags noaudit -o "$tmp/ticketapi-noaudit" .)
+  else
+    RUN_AUDIT=0 NOAUDIT_NOTE="this ticketapi has no build without the trail (audit_off.go)"
+  fi
+fi
 go build -o "$tmp/ceiling" ./bench/ceiling
 go build -o "$tmp/hashrate" ./bench/hashrate
 # PocketBase: its own module (bench/peers/pocketbase), so ticketapi's module
@@ -303,11 +331,12 @@ db_size_mb() {
 # SERVER_ARGS: more arguments of `ticketapi serve` (e.g. -pprof 127.0.0.1:0);
 # PPROF is then the profiler's address.
 SERVER_ARGS=()
+SERVER_BIN=$tmp/ticketapi # the audit part swaps in $tmp/ticketapi-noaudit
 start_server() {
   local dir=$1 addr="" i
   : >"$dir/server.log"
   TICKETAPI_ADMIN_PASSWORD=$ADMIN_PASSWORD TICKETAPI_SECRET_KEY=$SECRET \
-    "$tmp/ticketapi" serve -config "$dir/config.json" "${SERVER_ARGS[@]}" 2>>"$dir/server.log" &
+    "$SERVER_BIN" serve -config "$dir/config.json" "${SERVER_ARGS[@]}" 2>>"$dir/server.log" &
   SERVER_PID=$!
   SERVER_DIR=$dir
   for ((i = 0; i < 300; i++)); do
@@ -529,6 +558,7 @@ machine() {
   ((RUN_THROUGHPUT)) && parts+=(throughput)
   ((RUN_MIXED)) && parts+=("mixed$( ((RUN_PEER)) || echo ' (without PocketBase)')")
   ((RUN_SCALE)) && parts+=(scale)
+  ((RUN_AUDIT)) && parts+=("audit ($AUDIT_ROUNDS rounds)")
   echo "- parts: $(IFS=,; echo "${parts[*]}" | sed 's/,/, /g')"
   echo "- wrk: \`wrk -t$THREADS -c{16,64} -d$DURATION --latency -s bench/wrk.lua\` (logins: -d$LOGIN_DURATION, and -c200 -d$LOGIN_C200_DURATION; mixed workload: -d$MIXED_DURATION -s bench/mixed.lua; uncached list: -s bench/pages.lua), load generator and server on the same cores$(pg_local && echo ", and PostgreSQL too")"
   echo "- load average before the run: $LOAD_START (anything else running skews the absolute figures; ratios less so)"
@@ -1336,13 +1366,106 @@ part_scale() {
   } >>"$REPORT"
 }
 
-if ((RUN_THROUGHPUT)); then part_throughput; else throughput_not_run "$( [ "$MIXED" = only ] && echo MIXED=only || echo SCALE=only)"; fi
-if ((RUN_MIXED)); then part_mixed; else mixed_not_run "$( [ "$MIXED" = 0 ] && echo MIXED=0 || echo SCALE=only)"; fi
+# =====================================================================
+# Part: what the audit trail costs
+# =====================================================================
+# audit_run BUILD SCENARIO CONNS ROUND: one measurement of BUILD (on: the
+# normal build; off: -tags noaudit) on a fresh instance seeded as in the
+# other parts. SCENARIO post: POST /ticket/101 (bench/wrk.lua); mixed: the
+# mixed workload (bench/mixed.lua).
+audit_run() {
+  local build=$1 scenario=$2 conns=$3 round=$4 dir=$tmp/audit_$1_$2_$3_$4 url
+  SERVER_BIN=$tmp/ticketapi
+  [ "$build" = on ] || SERVER_BIN=$tmp/ticketapi-noaudit
+  new_instance "$dir"
+  start_server "$dir"
+  TOKEN=$(login admin "$ADMIN_PASSWORD") || die "admin login failed"
+  seed "$dir" 101 500 100 1000000000 1
+  on_ticketapi "$dir"
+  if [ "$scenario" = post ]; then
+    REQ_SCRIPT=bench/wrk.lua REQ_METHOD=POST REQ_BODY=$TICKET_JSON REQ_CTYPE=application/json url=/ticket/101
+    warmup "$url"
+  else
+    REQ_SCRIPT=bench/mixed.lua REQ_METHOD=GET REQ_BODY="" REQ_CTYPE="" url=${BASE%/api/v1}
+    BENCH_WRITES=0 warmup "$url"
+  fi
+  measure "audit_${build}_$scenario" "audit trail $build: $scenario, round $round" "$conns" "$url"
+  AUDIT_RPS[$build/$scenario/$conns]+=" ${RPS[audit_${build}_$scenario/$conns]}"
+  AUDIT_ERR[$build/$scenario/$conns]=$((${AUDIT_ERR[$build/$scenario/$conns]:-0} + ${ERR[audit_${build}_$scenario/$conns]}))
+  stop_server
+  SERVER_BIN=$tmp/ticketapi
+  [ "$DB_KIND" = postgres ] || rm -rf "$dir"
+}
+
+# median N...: the middle value (the mean of the middle two for an even count).
+median() {
+  printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+part_audit() {
+  say "== audit trail cost ($AUDIT_ROUNDS rounds, each run $DURATION)"
+  declare -gA AUDIT_RPS AUDIT_ERR
+  export BENCH_KIND=ticketapi BENCH_EMPLOYEES=101 BENCH_WRITES=$MIXED_WRITES
+  local round build spec scenario conns label on off ratios ratio cost rows=()
+  local specs=("post|64|POST /ticket/{id}" "mixed|16|mixed workload" "mixed|64|mixed workload")
+  for ((round = 1; round <= AUDIT_ROUNDS; round++)); do
+    for spec in "${specs[@]}"; do
+      IFS='|' read -r scenario conns label <<<"$spec"
+      # Which build goes first alternates, so that a machine getting busier
+      # or quieter during the run weighs on both alike.
+      for build in $( ((round % 2)) && echo on off || echo off on); do
+        audit_run "$build" "$scenario" "$conns" "$round"
+      done
+    done
+  done
+  unset BENCH_KIND BENCH_EMPLOYEES BENCH_WRITES
+  REQ_SCRIPT=bench/wrk.lua
+  for spec in "${specs[@]}"; do
+    IFS='|' read -r scenario conns label <<<"$spec"
+    on=${AUDIT_RPS[on/$scenario/$conns]} off=${AUDIT_RPS[off/$scenario/$conns]}
+    # Each round's ratio: its two runs were measured one right after the other.
+    ratios=$(awk -v on="$on" -v off="$off" 'BEGIN { n = split(on, a); split(off, b)
+      for (i = 1; i <= n; i++) printf "%.2f ", a[i] / b[i] }')
+    # shellcheck disable=SC2086 # one word a round
+    ratio=$(median $ratios)
+    cost=$(awk -v r="$ratio" 'BEGIN { printf "%.0f", (1 - r) * 100 }')
+    rows+=("| $label | $conns | $(sed 's/^ //; s/ /, /g' <<<"$on") | $(sed 's/^ //; s/ /, /g' <<<"$off") | $(sed 's/ $//; s/ /, /g' <<<"$ratios") | **$ratio** | $cost % | ${AUDIT_ERR[on/$scenario/$conns]}, ${AUDIT_ERR[off/$scenario/$conns]} |")
+    check "audit cost ≤ 15 %: $label (c$conns)" "$cost % (with ÷ without, the median of the rounds' $(sed 's/ $//; s/ /, /g' <<<"$ratios"))" "$ratio >= 0.85"
+  done
+  {
+    echo
+    echo "## What the audit trail costs$ON_DB"
+    echo
+    echo "| measurement | conns | with the trail, req/s by round | without | with ÷ without, by round | median | cost | errors (with, without) |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    printf '%s\n' "${rows[@]}"
+    echo
+    echo "Each round measures the normal build and one built with \`-tags noaudit\` (audit_off.go: no entry built"
+    echo "or written), one right after the other, the first of the two alternating from round to round. Every run"
+    echo "starts a fresh instance seeded like the other parts (101 employees, 500 tickets over employees 1..100) and"
+    echo "lasts $DURATION after an unrecorded $WARMUP warm-up: ticket creation as in the throughput part (\`POST"
+    echo "/api/v1/ticket/101\`), the mixed workload as in the mixed part ($((100 - MIXED_WRITES))% one employee, $MIXED_WRITES% ticket"
+    echo "create; reads only in the warm-up). Cost: 1 − the median of the rounds' ratios, with the trail ÷ without (target"
+    echo "≤ 15 %): a round's two runs follow each other, so its ratio is less swayed by the machine's drift than the"
+    echo "figures are."
+  } >>"$REPORT"
+}
+
+if ((RUN_THROUGHPUT)); then part_throughput; else throughput_not_run "$ONLY=only"; fi
+if ((RUN_MIXED)); then part_mixed; else mixed_not_run "$( [ -n "$ONLY" ] && echo "$ONLY=only" || echo MIXED=0)"; fi
 if ((RUN_SCALE)); then
   part_scale
 else
   not_run "flat cost: GET /employee/{id}, /ticket/my/, /ticket/?after_id=N-100, the filtered lists at $SCALE_TICKETS tickets ≤ 1.5 × slower than at $SMALL_TICKETS (c16, c64)" \
     "the data-growth part runs with SCALE=1 or SCALE=only"
+fi
+if ((RUN_AUDIT)); then
+  part_audit
+else
+  for spec in "POST /ticket/{id}|64" "mixed workload|16" "mixed workload|64"; do
+    not_run "audit cost ≤ 15 %: ${spec%|*} (c${spec#*|})" \
+      "${NOAUDIT_NOTE:-$( [ -n "$ONLY" ] && echo "$ONLY=only" || echo AUDIT=0)}"
+  done
 fi
 
 elapsed=$(($(date +%s) - started))
@@ -1356,7 +1479,7 @@ elapsed=$(($(date +%s) - started))
   echo
   echo "Load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
-  echo "$PASSED passed, $FAILED failed$( ((NOT_RUN)) && printf ', %s not measured in this run' "$NOT_RUN"). Reproduce: \`$( [ "$DB_KIND" = postgres ] && printf "BENCH_DATABASE_URL='%s' " "$(redacted_url)")$( [ "$SCALE" != 0 ] && printf 'SCALE=%s ' "$SCALE")$( [ "$MIXED" != 1 ] && printf 'MIXED=%s ' "$MIXED")$( [ "$PEER" != 1 ] && printf 'PEER=%s ' "$PEER")$( [ "$QUICK" = 1 ] && printf 'QUICK=1 ')bash bench/run.sh\` (took $((elapsed / 60)) min $((elapsed % 60)) s)."
+  echo "$PASSED passed, $FAILED failed$( ((NOT_RUN)) && printf ', %s not measured in this run' "$NOT_RUN"). Reproduce: \`$( [ "$DB_KIND" = postgres ] && printf "BENCH_DATABASE_URL='%s' " "$(redacted_url)")$( [ "$SCALE" != 0 ] && printf 'SCALE=%s ' "$SCALE")$( [ "$MIXED" != 1 ] && printf 'MIXED=%s ' "$MIXED")$( [ "$PEER" != 1 ] && printf 'PEER=%s ' "$PEER")$( [ "$AUDIT" != 1 ] && printf 'AUDIT=%s ' "$AUDIT")$( [ "$AUDIT_ROUNDS" != 3 ] && printf 'AUDIT_ROUNDS=%s ' "$AUDIT_ROUNDS")$( [ "$QUICK" = 1 ] && printf 'QUICK=1 ')bash bench/run.sh\` (took $((elapsed / 60)) min $((elapsed % 60)) s)."
 } >>"$REPORT"
 
 cat "$REPORT"
