@@ -74,6 +74,10 @@ type opsInstance struct {
 	env              []string
 }
 
+// opsUnlimited lifts the per-caller rate limit and write cap for tests
+// whose writers go as fast as they can: they test something else.
+var opsUnlimited = map[string]any{"rate_limit": map[string]any{"requests_per_second": 1e9, "burst": 1e9, "concurrent_writes": 1000}}
+
 // newOpsInstance writes the config: listen on a free loopback port, the
 // database in the temp dir, cheap argon2 parameters, then the keys of
 // config (top-level keys replace the defaults here).
@@ -422,7 +426,7 @@ func opsMissing(answered []opsTicket, has map[int64]string) []string {
 }
 
 func opsCrashSafety(t *testing.T, bin string) {
-	in := newOpsInstance(t, bin, nil)
+	in := newOpsInstance(t, bin, opsUnlimited) // the writers go as fast as they can
 	p := in.startListening()
 	token := p.login("admin", opsAdminPassword)
 	eid := p.employee(token, 1)
@@ -589,7 +593,7 @@ func opsGracefulStop(t *testing.T, bin string) {
 }
 
 func opsBackupUnderLoad(t *testing.T, bin string) {
-	in := newOpsInstance(t, bin, nil)
+	in := newOpsInstance(t, bin, opsUnlimited) // the writers go as fast as they can
 	p := in.startListening()
 	token := p.login("admin", opsAdminPassword)
 	eid := p.employee(token, 3)
