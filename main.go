@@ -209,6 +209,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 	// Logins still waiting for a hashing slot are answered 503 at once, so
 	// a queue of them cannot hold the stop past its timeout.
 	srv.RegisterOnShutdown(app.hasher.stopWaiting)
+	metricsSrv.serve(app.metrics, logger) // before ready: whoever hears it may scrape at once
 	logger.Info("ticketapi listening", "addr", ln.Addr().String(), "db", displayName(cfg.databasePath()), "version", version)
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -216,7 +217,6 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, ready chan<- s
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	metricsSrv.serve(app.metrics, logger)
 	notifySystemd("READY=1", logger)
 	select {
 	case err := <-served:
