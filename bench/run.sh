@@ -7,7 +7,7 @@
 #   PEER=0 bash bench/run.sh          # without PocketBase (no Go 1.27 needed)
 #   SCALE=1 bash bench/run.sh         # that, then "flat cost as data grows" (8 min)
 #   SCALE=only bash bench/run.sh      # only the data-growth part
-#   AUDIT=only bash bench/run.sh      # only what the audit trail costs (about 5 minutes)
+#   AUDIT=only bash bench/run.sh      # only what the audit trail costs (about 4 minutes)
 #   QUICK=1 bash bench/run.sh         # 3-second runs: a smoke test
 #   BENCH_DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/DB bash bench/run.sh
 #                                     # the same on PostgreSQL (any of the above)
@@ -36,9 +36,9 @@
 #                profile of ticketapi during the mixed workload
 #   scale        flat cost as data grows (SCALE), filtered lists included
 #   audit        the audit trail's cost: ticket creation (64 connections) and
-#                the mixed workload (16, 64), each measured on the normal build
-#                and on one built with -tags noaudit (audit_off.go: no entries),
-#                in alternating rounds, each run on a fresh instance
+#                the mixed workload (16, 64) on the normal build and on one
+#                built with -tags noaudit (audit_off.go: no entries), side by
+#                side on fresh instances, taking turns in short slices
 # Then it checks the targets (every one is listed; those of a part not run
 # say so). The report goes to stdout and to $OUT; progress goes to stderr.
 #
@@ -71,7 +71,8 @@
 #   HASHRATE_DURATION=5s  each hash-capacity probe
 #   SCALE_TICKETS=1000000 SCALE_EMPLOYEES=10000 SMALL_TICKETS=1000
 #   AUDIT=1|0|only      the audit part: yes (default) / no / only it
-#   AUDIT_ROUNDS=3      its rounds (each: both builds, each run $DURATION)
+#   AUDIT_ROUNDS=5      its slices for each build and scenario, taking turns
+#   AUDIT_SLICE=4s      the length of each
 #   REF=<git ref>       build the server from that commit instead of the
 #                       working tree (e.g. REF=HEAD~3 to compare before/after)
 #   BENCH_DATABASE_URL=postgres://...  run on PostgreSQL instead of SQLite:
@@ -99,7 +100,11 @@ if [ "$QUICK" = 1 ]; then
   FIRST_WARMUP=${FIRST_WARMUP:-3s}
   MIXED_DURATION=${MIXED_DURATION:-3s}
   PROFILE_SECONDS=${PROFILE_SECONDS:-3}
+  AUDIT_ROUNDS=${AUDIT_ROUNDS:-2}
+  AUDIT_SLICE=${AUDIT_SLICE:-2s}
 fi
+AUDIT_ROUNDS=${AUDIT_ROUNDS:-5}
+AUDIT_SLICE=${AUDIT_SLICE:-4s}
 WARMUP=${WARMUP:-2s}
 FIRST_WARMUP=${FIRST_WARMUP:-5s}
 DURATION=${DURATION:-10s}
@@ -115,7 +120,6 @@ MIXED=${MIXED:-1}
 PEER=${PEER:-1}
 MIXED_DURATION=${MIXED_DURATION:-20s}
 AUDIT=${AUDIT:-1}
-AUDIT_ROUNDS=${AUDIT_ROUNDS:-3}
 MIXED_WRITES=${MIXED_WRITES:-10}
 LIST_EMPLOYEES=${LIST_EMPLOYEES:-20000}
 PROFILE=${PROFILE:-1}
@@ -183,10 +187,10 @@ tmp=$(mktemp -d)
 SERVER_PID="" CEILING_PID="" SERVER_DIR="" PB_PID=""
 cleanup() {
   local pid
-  for pid in $SERVER_PID $CEILING_PID $PB_PID; do
+  for pid in $SERVER_PID $CEILING_PID $PB_PID $AUDIT_PIDS; do
     kill -TERM "$pid" 2>/dev/null || true
   done
-  for pid in $SERVER_PID $CEILING_PID $PB_PID; do
+  for pid in $SERVER_PID $CEILING_PID $PB_PID $AUDIT_PIDS; do
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
@@ -558,7 +562,7 @@ machine() {
   ((RUN_THROUGHPUT)) && parts+=(throughput)
   ((RUN_MIXED)) && parts+=("mixed$( ((RUN_PEER)) || echo ' (without PocketBase)')")
   ((RUN_SCALE)) && parts+=(scale)
-  ((RUN_AUDIT)) && parts+=("audit ($AUDIT_ROUNDS rounds)")
+  ((RUN_AUDIT)) && parts+=("audit ($AUDIT_ROUNDS slices of $AUDIT_SLICE)")
   echo "- parts: $(IFS=,; echo "${parts[*]}" | sed 's/,/, /g')"
   echo "- wrk: \`wrk -t$THREADS -c{16,64} -d$DURATION --latency -s bench/wrk.lua\` (logins: -d$LOGIN_DURATION, and -c200 -d$LOGIN_C200_DURATION; mixed workload: -d$MIXED_DURATION -s bench/mixed.lua; uncached list: -s bench/pages.lua), load generator and server on the same cores$(pg_local && echo ", and PostgreSQL too")"
   echo "- load average before the run: $LOAD_START (anything else running skews the absolute figures; ratios less so)"
@@ -1369,32 +1373,64 @@ part_scale() {
 # =====================================================================
 # Part: what the audit trail costs
 # =====================================================================
-# audit_run BUILD SCENARIO CONNS ROUND: one measurement of BUILD (on: the
-# normal build; off: -tags noaudit) on a fresh instance seeded as in the
-# other parts. SCENARIO post: POST /ticket/101 (bench/wrk.lua); mixed: the
-# mixed workload (bench/mixed.lua).
-audit_run() {
-  local build=$1 scenario=$2 conns=$3 round=$4 dir=$tmp/audit_$1_$2_$3_$4 url
+# Both builds run side by side, each on a fresh instance seeded as in the
+# other parts: the normal build (on) and one built with -tags noaudit (off).
+# They take turns in short slices, so that whatever else the machine does
+# weighs on both alike.
+declare -A AUDIT_PID AUDIT_BASE AUDIT_DIR AUDIT_TOKEN
+AUDIT_PIDS="" # every instance the part started, for cleanup
+
+# audit_start BUILD DIR: a fresh, seeded instance of BUILD in DIR.
+audit_start() {
+  local build=$1 dir=$2
   SERVER_BIN=$tmp/ticketapi
   [ "$build" = on ] || SERVER_BIN=$tmp/ticketapi-noaudit
   new_instance "$dir"
   start_server "$dir"
-  TOKEN=$(login admin "$ADMIN_PASSWORD") || die "admin login failed"
+  AUDIT_TOKEN[$build]=$(login admin "$ADMIN_PASSWORD") || die "admin login failed"
   seed "$dir" 101 500 100 1000000000 1
-  on_ticketapi "$dir"
-  if [ "$scenario" = post ]; then
-    REQ_SCRIPT=bench/wrk.lua REQ_METHOD=POST REQ_BODY=$TICKET_JSON REQ_CTYPE=application/json url=/ticket/101
-    warmup "$url"
-  else
-    REQ_SCRIPT=bench/mixed.lua REQ_METHOD=GET REQ_BODY="" REQ_CTYPE="" url=${BASE%/api/v1}
-    BENCH_WRITES=0 warmup "$url"
-  fi
-  measure "audit_${build}_$scenario" "audit trail $build: $scenario, round $round" "$conns" "$url"
-  AUDIT_RPS[$build/$scenario/$conns]+=" ${RPS[audit_${build}_$scenario/$conns]}"
-  AUDIT_ERR[$build/$scenario/$conns]=$((${AUDIT_ERR[$build/$scenario/$conns]:-0} + ${ERR[audit_${build}_$scenario/$conns]}))
-  stop_server
-  SERVER_BIN=$tmp/ticketapi
-  [ "$DB_KIND" = postgres ] || rm -rf "$dir"
+  AUDIT_PID[$build]=$SERVER_PID AUDIT_BASE[$build]=$BASE AUDIT_DIR[$build]=$dir
+  AUDIT_PIDS+=" $SERVER_PID"
+  SERVER_PID="" SERVER_BIN=$tmp/ticketapi
+}
+
+# audit_use BUILD: the next warm-ups and measurements go to BUILD's instance.
+audit_use() {
+  TARGET_PID=${AUDIT_PID[$1]} SERVER_DIR=${AUDIT_DIR[$1]} REQ_TOKEN=${AUDIT_TOKEN[$1]} BASE=${AUDIT_BASE[$1]}
+}
+
+# audit_pair SCENARIO CONNS: both builds, AUDIT_ROUNDS slices each, taking
+# turns. SCENARIO post: POST /ticket/101 (bench/wrk.lua); mixed: the mixed
+# workload (bench/mixed.lua).
+audit_pair() {
+  local scenario=$1 conns=$2 build slice url id
+  for build in on off; do
+    audit_start "$build" "$tmp/audit_${build}_${scenario}_$conns"
+    audit_use "$build"
+    if [ "$scenario" = post ]; then
+      REQ_SCRIPT=bench/wrk.lua REQ_METHOD=POST REQ_BODY=$TICKET_JSON REQ_CTYPE=application/json
+      warmup /ticket/101
+    else
+      REQ_SCRIPT=bench/mixed.lua REQ_METHOD=GET REQ_BODY="" REQ_CTYPE=""
+      BENCH_WRITES=0 warmup "${BASE%/api/v1}"
+    fi
+  done
+  for ((slice = 1; slice <= AUDIT_ROUNDS; slice++)); do
+    for build in $( ((slice % 2)) && echo on off || echo off on); do
+      audit_use "$build"
+      url=/ticket/101
+      [ "$scenario" = post ] || url=${BASE%/api/v1}
+      measure "audit_$build" "audit trail $build: $scenario, slice $slice" "$conns" "$url" "$AUDIT_SLICE"
+      id="audit_$build/$conns"
+      AUDIT_RPS[$build/$scenario/$conns]+=" ${RPS[$id]}"
+      AUDIT_ERR[$build/$scenario/$conns]=$((${AUDIT_ERR[$build/$scenario/$conns]:-0} + ${ERR[$id]}))
+    done
+  done
+  for build in on off; do
+    SERVER_PID=${AUDIT_PID[$build]}
+    stop_server
+    [ "$DB_KIND" = postgres ] || rm -rf "${AUDIT_DIR[$build]}"
+  done
 }
 
 # median N...: the middle value (the mean of the middle two for an even count).
@@ -1403,51 +1439,44 @@ median() {
 }
 
 part_audit() {
-  say "== audit trail cost ($AUDIT_ROUNDS rounds, each run $DURATION)"
+  say "== audit trail cost ($AUDIT_ROUNDS slices of $AUDIT_SLICE for each build)"
   declare -gA AUDIT_RPS AUDIT_ERR
   export BENCH_KIND=ticketapi BENCH_EMPLOYEES=101 BENCH_WRITES=$MIXED_WRITES
-  local round build spec scenario conns label on off ratios ratio cost rows=()
+  local spec scenario conns label on off ratios ratio cost rows=()
   local specs=("post|64|POST /ticket/{id}" "mixed|16|mixed workload" "mixed|64|mixed workload")
-  for ((round = 1; round <= AUDIT_ROUNDS; round++)); do
-    for spec in "${specs[@]}"; do
-      IFS='|' read -r scenario conns label <<<"$spec"
-      # Which build goes first alternates, so that a machine getting busier
-      # or quieter during the run weighs on both alike.
-      for build in $( ((round % 2)) && echo on off || echo off on); do
-        audit_run "$build" "$scenario" "$conns" "$round"
-      done
-    done
+  for spec in "${specs[@]}"; do
+    IFS='|' read -r scenario conns label <<<"$spec"
+    audit_pair "$scenario" "$conns"
   done
   unset BENCH_KIND BENCH_EMPLOYEES BENCH_WRITES
   REQ_SCRIPT=bench/wrk.lua
   for spec in "${specs[@]}"; do
     IFS='|' read -r scenario conns label <<<"$spec"
     on=${AUDIT_RPS[on/$scenario/$conns]} off=${AUDIT_RPS[off/$scenario/$conns]}
-    # Each round's ratio: its two runs were measured one right after the other.
+    # Each slice's ratio: its two runs came one right after the other.
     ratios=$(awk -v on="$on" -v off="$off" 'BEGIN { n = split(on, a); split(off, b)
       for (i = 1; i <= n; i++) printf "%.2f ", a[i] / b[i] }')
-    # shellcheck disable=SC2086 # one word a round
-    ratio=$(median $ratios)
+    # shellcheck disable=SC2086 # one word a slice
+    ratio=$(printf "%.2f" "$(median $ratios)")
     cost=$(awk -v r="$ratio" 'BEGIN { printf "%.0f", (1 - r) * 100 }')
     rows+=("| $label | $conns | $(sed 's/^ //; s/ /, /g' <<<"$on") | $(sed 's/^ //; s/ /, /g' <<<"$off") | $(sed 's/ $//; s/ /, /g' <<<"$ratios") | **$ratio** | $cost % | ${AUDIT_ERR[on/$scenario/$conns]}, ${AUDIT_ERR[off/$scenario/$conns]} |")
-    check "audit cost ≤ 15 %: $label (c$conns)" "$cost % (with ÷ without, the median of the rounds' $(sed 's/ $//; s/ /, /g' <<<"$ratios"))" "$ratio >= 0.85"
+    check "audit cost ≤ 15 %: $label (c$conns)" "$cost % (with ÷ without, the median of the slices' $(sed 's/ $//; s/ /, /g' <<<"$ratios"))" "$ratio >= 0.85"
   done
   {
     echo
     echo "## What the audit trail costs$ON_DB"
     echo
-    echo "| measurement | conns | with the trail, req/s by round | without | with ÷ without, by round | median | cost | errors (with, without) |"
+    echo "| measurement | conns | with the trail, req/s by slice | without | with ÷ without, by slice | median | cost | errors (with, without) |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf '%s\n' "${rows[@]}"
     echo
-    echo "Each round measures the normal build and one built with \`-tags noaudit\` (audit_off.go: no entry built"
-    echo "or written), one right after the other, the first of the two alternating from round to round. Every run"
-    echo "starts a fresh instance seeded like the other parts (101 employees, 500 tickets over employees 1..100) and"
-    echo "lasts $DURATION after an unrecorded $WARMUP warm-up: ticket creation as in the throughput part (\`POST"
-    echo "/api/v1/ticket/101\`), the mixed workload as in the mixed part ($((100 - MIXED_WRITES))% one employee, $MIXED_WRITES% ticket"
-    echo "create; reads only in the warm-up). Cost: 1 − the median of the rounds' ratios, with the trail ÷ without (target"
-    echo "≤ 15 %): a round's two runs follow each other, so its ratio is less swayed by the machine's drift than the"
-    echo "figures are."
+    echo "The normal build and one built with \`-tags noaudit\` (audit_off.go: no entry built or written) run side by"
+    echo "side, each on a fresh instance seeded like the other parts (101 employees, 500 tickets over employees"
+    echo "1..100), and after an unrecorded $WARMUP warm-up each take turns: $AUDIT_ROUNDS slices of $AUDIT_SLICE each, the first of"
+    echo "a pair alternating, so that whatever else the machine does weighs on both alike. Ticket creation as in the"
+    echo "throughput part (\`POST /api/v1/ticket/101\`), the mixed workload as in the mixed part ($((100 - MIXED_WRITES))% one"
+    echo "employee, $MIXED_WRITES% ticket create; reads only in the warm-up); the data grows from slice to slice. Cost: 1 − the"
+    echo "median of the slices' ratios, with the trail ÷ without (target ≤ 15 %)."
   } >>"$REPORT"
 }
 
@@ -1479,7 +1508,7 @@ elapsed=$(($(date +%s) - started))
   echo
   echo "Load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
-  echo "$PASSED passed, $FAILED failed$( ((NOT_RUN)) && printf ', %s not measured in this run' "$NOT_RUN"). Reproduce: \`$( [ "$DB_KIND" = postgres ] && printf "BENCH_DATABASE_URL='%s' " "$(redacted_url)")$( [ "$SCALE" != 0 ] && printf 'SCALE=%s ' "$SCALE")$( [ "$MIXED" != 1 ] && printf 'MIXED=%s ' "$MIXED")$( [ "$PEER" != 1 ] && printf 'PEER=%s ' "$PEER")$( [ "$AUDIT" != 1 ] && printf 'AUDIT=%s ' "$AUDIT")$( [ "$AUDIT_ROUNDS" != 3 ] && printf 'AUDIT_ROUNDS=%s ' "$AUDIT_ROUNDS")$( [ "$QUICK" = 1 ] && printf 'QUICK=1 ')bash bench/run.sh\` (took $((elapsed / 60)) min $((elapsed % 60)) s)."
+  echo "$PASSED passed, $FAILED failed$( ((NOT_RUN)) && printf ', %s not measured in this run' "$NOT_RUN"). Reproduce: \`$( [ "$DB_KIND" = postgres ] && printf "BENCH_DATABASE_URL='%s' " "$(redacted_url)")$( [ "$SCALE" != 0 ] && printf 'SCALE=%s ' "$SCALE")$( [ "$MIXED" != 1 ] && printf 'MIXED=%s ' "$MIXED")$( [ "$PEER" != 1 ] && printf 'PEER=%s ' "$PEER")$( [ "$AUDIT" != 1 ] && printf 'AUDIT=%s ' "$AUDIT")$( [ "$AUDIT_ROUNDS" != 5 ] && printf 'AUDIT_ROUNDS=%s ' "$AUDIT_ROUNDS")$( [ "$AUDIT_SLICE" != 4s ] && printf 'AUDIT_SLICE=%s ' "$AUDIT_SLICE")$( [ "$QUICK" = 1 ] && printf 'QUICK=1 ')bash bench/run.sh\` (took $((elapsed / 60)) min $((elapsed % 60)) s)."
 } >>"$REPORT"
 
 cat "$REPORT"
