@@ -29,7 +29,8 @@
 #                burst, all against the ceiling or the hash capacity
 #   mixed        the mixed workload (bench/mixed.lua: random employees,
 #                90% GET /employee/{id}, 10% POST /ticket/{id}, so the data
-#                grows), the uncached list (bench/pages.lua: 100 employees
+#                grows), then with lists (10% of the requests an employee's
+#                open tickets, newest first), the uncached list (bench/pages.lua: 100 employees
 #                with 5 tickets each, a different page every request), and
 #                PocketBase beside ticketapi: the same operations on the
 #                same data, ticketapi ÷ PocketBase side by side; a CPU
@@ -52,6 +53,7 @@
 #   PEER=1|0            PocketBase in the mixed part: yes (default) / no
 #   MIXED_DURATION=20s  each mixed-workload run
 #   MIXED_WRITES=10     the mixed workload's share of writes, percent
+#   MIXED_LISTS=10      the share of lists in its second run, percent
 #   LIST_EMPLOYEES=20000  the uncached list's employees (5 tickets each): the
 #                       pages asked for in one run are all different while
 #                       a run asks for fewer than LIST_EMPLOYEES - 99
@@ -121,6 +123,7 @@ PEER=${PEER:-1}
 MIXED_DURATION=${MIXED_DURATION:-20s}
 AUDIT=${AUDIT:-1}
 MIXED_WRITES=${MIXED_WRITES:-10}
+MIXED_LISTS=${MIXED_LISTS:-10}
 LIST_EMPLOYEES=${LIST_EMPLOYEES:-20000}
 PROFILE=${PROFILE:-1}
 PROFILE_SECONDS=${PROFILE_SECONDS:-10}
@@ -476,7 +479,7 @@ fmt_lat() {
 measure() {
   local key=$1 label=$2 conns=$3 url=$4 dur=${5:-$DURATION} timeout=${6:-10s} out line kv k
   local w_requests w_duration_us w_p50_us w_p99_us w_status w_connect w_read w_write w_timeout
-  local w_sent_reads=0 w_sent_writes=0
+  local w_sent_reads=0 w_sent_writes=0 w_sent_lists=0
   reset_peak "$TARGET_PID"
   [ "$url" = "${url#http}" ] && url="$BASE$url" # a path: under the current server
   out=$(BENCH_METHOD=$REQ_METHOD BENCH_BODY=$REQ_BODY BENCH_CTYPE=$REQ_CTYPE BENCH_TOKEN=$REQ_TOKEN \
@@ -960,6 +963,16 @@ side_row() {
   SIDE_ROWS+=("| $2 | $3 | ${RPS[$t]} | $(fmt_lat "${P50[$t]}") | $(fmt_lat "${P99[$t]}") | ${ERRTXT[$t]} | ${RPS[$p]} | $(fmt_lat "${P50[$p]}") | $(fmt_lat "${P99[$p]}") | ${ERRTXT[$p]} | **$(ratio "${RPS[$t]}" "${RPS[$p]}")** |")
 }
 
+# mixed_name SCENARIO [short]: how the report names a mixed scenario.
+mixed_name() {
+  case $1/${2:-} in
+    mixed/short) echo "mixed workload" ;;
+    mlists/short) echo "mixed with lists" ;;
+    mixed) echo "mixed workload ($((100 - MIXED_WRITES))% one employee, $MIXED_WRITES% ticket create)" ;;
+    mlists) echo "mixed with lists ($((100 - MIXED_WRITES - MIXED_LISTS))% one employee, $MIXED_LISTS% its open tickets newest first, $MIXED_WRITES% ticket create)" ;;
+  esac
+}
+
 part_mixed() {
   local conns spec key label tpath ppath method first tdir pdir before after url d
   say "== mixed workload, uncached list$( ((RUN_PEER)) && echo ', PocketBase side by side') (each run $DURATION, mixed $MIXED_DURATION)"
@@ -1049,15 +1062,20 @@ part_mixed() {
   # -- The mixed workload: for each number of connections, fresh instances
   # (the same seed as above), so that each run starts from the same data;
   # each run is set against the ceiling measured just before and after it.
+  # Then the same with lists: MIXED_LISTS% of the requests, out of the
+  # reads, ask for an employee's open tickets, newest first.
   export BENCH_EMPLOYEES=101 BENCH_WRITES=$MIXED_WRITES BENCH_OWNER=$PB_USER
   declare -gA GROWTH
-  local start_t end_t n=0 kind
+  local start_t end_t n=0 kind scenario
   # Per number of connections: ceiling, ticketapi, ceiling, PocketBase, ceiling.
   REQ_SCRIPT=bench/mixed.lua REQ_METHOD=GET REQ_BODY="" REQ_CTYPE=""
+  for scenario in mixed mlists; do
+  export BENCH_LISTS=0
+  [ "$scenario" = mixed ] || BENCH_LISTS=$MIXED_LISTS
   for conns in 16 64; do
-    tdir=$tmp/mixed$conns pdir=$tmp/pb_mixed$conns
+    tdir=$tmp/$scenario$conns pdir=$tmp/pb_$scenario$conns
     SERVER_ARGS=()
-    if ((PROFILE && conns == 16)); then
+    if ((PROFILE && conns == 16)) && [ "$scenario" = mixed ]; then
       "$tmp/ticketapi" serve -h >"$tmp/serve-help.txt" 2>&1 || true
       grep -q -- -pprof "$tmp/serve-help.txt" && SERVER_ARGS=(-pprof 127.0.0.1:0)
     fi
@@ -1077,38 +1095,40 @@ part_mixed() {
         on_ticketapi "$tdir"
         export BENCH_KIND=ticketapi
         url=${BASE%/api/v1}
-        label="ticketapi: mixed workload"
+        label="ticketapi: $(mixed_name "$scenario" short)"
         d=$tdir
       else
         on_pocketbase
         export BENCH_KIND=pocketbase
         url=$PB_BASE
-        label="PocketBase: mixed workload"
+        label="PocketBase: $(mixed_name "$scenario" short)"
         d=$pdir
       fi
       # The first route after a start: a longer warm-up, reads only, so
       # that both servers' runs start from the same data.
       BENCH_WRITES=0 warmup "$url" "$FIRST_WARMUP"
       start_t=$(tickets_in "$d")
-      measure "${kind}_mixed" "$label" "$conns" "$url" "$MIXED_DURATION"
+      measure "${kind}_$scenario" "$label" "$conns" "$url" "$MIXED_DURATION"
       end_t=$(tickets_in "$d")
-      GROWTH[${kind}_mixed/$conns]="$start_t → $end_t"
+      GROWTH[${kind}_$scenario/$conns]="$start_t → $end_t"
       n=$((n + 1))
       ceiling_now "mixed_ceiling_$n" "$conns"
       after=$CEIL
-      around "${kind}_mixed/$conns" "$before" "$after" ceiling
+      around "${kind}_$scenario/$conns" "$before" "$after" ceiling
       before=$after
     done
-    ((PROFILE && conns == 16)) && profile_mixed "$tdir"
+    ((PROFILE && conns == 16)) && [ "$scenario" = mixed ] && profile_mixed "$tdir"
     stop_server
     stop_pocketbase
     SERVER_ARGS=()
   done
   for conns in 16 64; do
-    MIXED_ROWS+=("$(row_text "t_mixed/$conns" "${RATIO_TEXT[t_mixed/$conns]}") ${GROWTH[t_mixed/$conns]} |")
-    ((RUN_PEER)) && MIXED_ROWS+=("$(row_text "p_mixed/$conns" "${RATIO_TEXT[p_mixed/$conns]}") ${GROWTH[p_mixed/$conns]} |")
-    ((RUN_PEER)) && side_row mixed "mixed workload ($((100 - MIXED_WRITES))% one employee, $MIXED_WRITES% ticket create)" "$conns"
+    MIXED_ROWS+=("$(row_text "t_$scenario/$conns" "${RATIO_TEXT[t_$scenario/$conns]}") ${GROWTH[t_$scenario/$conns]} |")
+    ((RUN_PEER)) && MIXED_ROWS+=("$(row_text "p_$scenario/$conns" "${RATIO_TEXT[p_$scenario/$conns]}") ${GROWTH[p_$scenario/$conns]} |")
+    ((RUN_PEER)) && side_row "$scenario" "$(mixed_name "$scenario")" "$conns"
   done
+  done
+  export BENCH_LISTS=0
 
   # -- The uncached list: LIST_EMPLOYEES employees with 5 tickets each (and
   # one more without, the target of the writes that empty the answer cache
@@ -1176,6 +1196,10 @@ part_mixed() {
     echo "starts on fresh instances seeded alike (101 employees, 500 tickets over employees 1..100), lasts $MIXED_DURATION"
     echo "after an unrecorded $FIRST_WARMUP warm-up (reads only), and is set against the ceiling measured just before and"
     echo "just after it (the two figures in brackets)."
+    echo "Mixed with lists: the same, but $MIXED_LISTS% of the requests, taken from the reads, ask for that employee's open"
+    echo "tickets, newest first, 20 of them and the count of all (ticketapi"
+    echo "\`GET /api/v1/ticket/?employee_id={id}&status=open&sort=-created&limit=20\`, PocketBase"
+    echo "\`GET /api/collections/tickets/records?filter=(employee='{id}' && status='open')&sort=-created&perPage=20\`)."
     echo "Uncached list (bench/pages.lua): $e employees with 5 tickets each; every request asks for a page of"
     echo "100 (\`after_id\`) that no earlier request of the run asked for (the $((e - 99)) pages in a scattered order, so"
     echo "no answer cache can help while a run asks for fewer; at 16 connections one run asked for about $PAGES_REQUESTS_16),"
@@ -1205,7 +1229,7 @@ part_mixed() {
       echo "(no writes during it: ticketapi answers from its answer cache, PocketBase has none);"
       echo "ticket create: \`POST /api/v1/ticket/101\`, \`POST /api/collections/tickets/records\` (JSON);"
       echo "login: \`POST /api/v1/token\` (form), \`POST /api/collections/users/auth-with-password\` (JSON);"
-      echo "mixed workload: as above (each on fresh instances)."
+      echo "mixed workload, mixed with lists: as above (each on fresh instances)."
       echo "Password hashes: ticketapi $T_HASH_TEXT, $t_single ms a hash alone, $t_rate hashes/s on all cores;"
       echo "PocketBase bcrypt cost $PB_COST (its default), $p_single ms a hash alone, $p_rate hashes/s on all cores"
       echo "(bench/hashrate, servers idle): the login ratio is mostly the ratio of the two hashes' costs."
@@ -1308,12 +1332,16 @@ scale_set() {
     expect_ok "/employee/?q=$q_employee" "$REQ_TOKEN" "length == 1 and .[0].id == $emp and (.[0].tickets | length) == $per"
     expect_ok "/ticket/?q=$q_one&total_count=false" "$REQ_TOKEN" "length == 1"
     expect_ok "/user/?role=manager&sort=username" "$REQ_TOKEN" "length == 1"
+    expect_ok "/ticket/?employee_id=$emp&sort=title" "$REQ_TOKEN" "length == $per and all(.[]; .employee_id == $emp)"
+    expect_ok "/ticket/?sort=title&limit=100&total_count=false" "$REQ_TOKEN" "length == 100"
     paths+=("filtered|GET /ticket/?status=open&employee_id=N&sort=-created (counted)|/ticket/?status=open&employee_id=$emp&sort=-created"
       "newest|GET /ticket/?sort=-created&limit=100&total_count=false|/ticket/?sort=-created&limit=100&total_count=false"
       "qemployee|GET /ticket/?q=number&employee_id=N&sort=-created (counted)|/ticket/?q=number&employee_id=$emp&sort=-created"
       "qrare|GET /ticket/?q=quokka (q alone, a word in 10 tickets; counted)|/ticket/?q=quokka"
       "qstaff|GET /employee/?q=benchN@ (q alone, one employee's email; counted)|/employee/?q=$q_employee"
       "users|GET /user/?role=manager&sort=username (counted)|/user/?role=manager&sort=username"
+      "titled|GET /ticket/?employee_id=N&sort=title (no index of title: sorts the employee's; counted)|/ticket/?employee_id=$emp&sort=title"
+      "alltitled|GET /ticket/?sort=title&limit=100&total_count=false (sorts every ticket; no target)|/ticket/?sort=title&limit=100&total_count=false"
       "counted|GET /ticket/?sort=-created&limit=100 (counts every ticket; no target)|/ticket/?sort=-created&limit=100"
       "qalone|GET /ticket/?q=number N-1&total_count=false (one ticket, but most pieces of q are in every ticket; no target)|/ticket/?q=$q_one&total_count=false")
   fi
@@ -1349,7 +1377,7 @@ part_scale() {
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   } >>"$REPORT"
   local key conns s b slow
-  for key in employee my skip after filtered newest qemployee qrare qstaff users counted qalone; do
+  for key in employee my skip after filtered newest qemployee qrare qstaff users titled counted alltitled qalone; do
     [ -n "${SCALE_KEYS[$key]:-}" ] || continue
     for conns in 16 64; do
       s="small-$key/$conns" b="big-$key/$conns"
@@ -1357,15 +1385,16 @@ part_scale() {
       echo "| ${SCALE_KEYS[$key]} | $conns | ${RPS[$s]} | $(fmt_lat "${P50[$s]}") | ${RPS[$b]} | $(fmt_lat "${P50[$b]}") | $(fmt_lat "${P99[$b]}") | $((ERR[$s] + ERR[$b])) | ${RSS[$b]} MB | ${slow}× |" >>"$REPORT"
       # No target: skip reads every row it skips (O(N) in any B-tree
       # database; lists take after_id for that), a count reads every row
-      # it counts, and a q found in most rows reads them all.
-      case $key in skip | counted | qalone) continue ;; esac
+      # it counts, a sort by a field no index orders sorts them all, and
+      # a q found in most rows reads them all.
+      case $key in skip | counted | alltitled | qalone) continue ;; esac
       check "${SCALE_KEYS[$key]} at $big tickets ≤ 1.5 × slower than at $small (c$conns)" "${slow}× slower" \
         "${RPS[$b]} * 1.5 >= ${RPS[$s]}"
     done
   done
   {
     echo
-    echo "Slowdown: small req/s ÷ large req/s (target ≤ 1.5; none for deep skip, counted broad lists and a common q, which read every row they pass)."
+    echo "Slowdown: small req/s ÷ large req/s (target ≤ 1.5; none for deep skip, counted broad lists, a sort of every ticket by an unindexed field and a common q, which read every row they pass)."
     rss_note
   } >>"$REPORT"
 }
