@@ -968,8 +968,8 @@ mixed_name() {
   case $1/${2:-} in
     mixed/short) echo "mixed workload" ;;
     mlists/short) echo "mixed with lists" ;;
-    mixed) echo "mixed workload ($((100 - MIXED_WRITES))% one employee, $MIXED_WRITES% ticket create)" ;;
-    mlists) echo "mixed with lists ($((100 - MIXED_WRITES - MIXED_LISTS))% one employee, $MIXED_LISTS% its open tickets newest first, $MIXED_WRITES% ticket create)" ;;
+    mixed/) echo "mixed workload ($((100 - MIXED_WRITES))% one employee, $MIXED_WRITES% ticket create)" ;;
+    mlists/) echo "mixed with lists ($((100 - MIXED_WRITES - MIXED_LISTS))% one employee, $MIXED_LISTS% its open tickets newest first, $MIXED_WRITES% ticket create)" ;;
   esac
 }
 
