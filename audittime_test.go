@@ -154,18 +154,7 @@ func TestAuditRetentionInBatches(t *testing.T) {
 	if err != nil || n != 6003 {
 		t.Fatalf("pruned %d (%v), want 6003", n, err)
 	}
-	var left []int64
-	rows, err := ts.store.read.QueryContext(ctx, "SELECT id FROM audit ORDER BY id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
-		left = append(left, id)
-	}
-	if !slices.Equal(left, kept) {
+	if left := valIDs(ts, "audit", ""); !slices.Equal(left, kept) {
 		t.Fatalf("entries left %v, want %v", left, kept)
 	}
 }

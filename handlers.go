@@ -218,8 +218,9 @@ func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 		return // else the client went away while its login waited for a hashing slot
 	}
 	if !ok {
-		a.loginOutcome(r, map[bool]string{true: "login.wrong_password", false: "login.unknown_user"}[u != nil], u)
-		a.metrics.login(map[bool]string{true: "wrong_password", false: "unknown_user"}[u != nil])
+		outcome := map[bool]string{true: "wrong_password", false: "unknown_user"}[u != nil]
+		a.loginOutcome(r, "login."+outcome, u)
+		a.metrics.login(outcome)
 		if holdBack > 0 {
 			select { // slow down a guesser, but not past the client's patience
 			case <-time.After(holdBack):

@@ -526,7 +526,13 @@ func TestValidationEmployeeAndTicketRoutes(t *testing.T) {
 // valIDs are the ids of a table's rows matching where, ascending.
 func valIDs(ts *testServer, table, where string, args ...any) []int64 {
 	ts.t.Helper()
-	rows, err := ts.store.read.QueryContext(context.Background(), "SELECT id FROM "+table+" "+where+" ORDER BY id", args...)
+	return queryIDs(ts, "SELECT id FROM "+table+" "+where+" ORDER BY id", args...)
+}
+
+// queryIDs are the ids a query of one integer column returns, in its order.
+func queryIDs(ts *testServer, query string, args ...any) []int64 {
+	ts.t.Helper()
+	rows, err := ts.store.read.QueryContext(context.Background(), query, args...)
 	if err != nil {
 		ts.t.Fatal(err)
 	}

@@ -239,8 +239,9 @@ func (f *filters) checkText(name, s string, min, max int, pat string) bool {
 	return true
 }
 
-// id reads an id (an integer ≥ 0) to match exactly: employee_id or
-// creator_id, each served by its index (migrate.go), which bounds the rows.
+// id reads an id (an integer ≥ 0) to match exactly: employee_id,
+// creator_id or the audit's actor_id, each served by its index, which
+// bounds the rows.
 func (f *filters) id(name, cond string) {
 	v := f.all(name)
 	if len(v) == 0 {

@@ -92,15 +92,18 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeJSON(rec, http.StatusInternalServerError, map[string]string{"detail": "Internal Server Error"})
 			}
 		}
-		status := rec.status
-		if status == 0 && r.Context().Err() != nil {
+		status, took := rec.status, time.Since(start)
+		switch {
+		case status == 0 && r.Context().Err() != nil:
 			status = statusClientGone
+		case status == 0: // the handler wrote nothing: net/http answers 200
+			status = http.StatusOK
 		}
 		a.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method),
 			slog.String("path", r.URL.Path), slog.Int("status", status),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 			slog.String("user", info.user), slog.String("request_id", info.id), slog.String("client", info.client))
-		a.metrics.request(r.Pattern, r.Method, status, time.Since(start)) // the pattern the mux matched, never the path
+		a.metrics.request(r.Pattern, r.Method, status, took) // the pattern the mux matched, never the path
 	}()
 
 	if !cleanPath(r.URL.Path) { // the mux would redirect it, with an HTML body

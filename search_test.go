@@ -226,18 +226,7 @@ func TestSearchIndexFollowsWrites(t *testing.T) {
 		if ts.store.dialect != sqliteDialect {
 			return nil
 		}
-		var ids []int64
-		rows, err := ts.store.read.Query("SELECT rowid FROM "+table+"_text WHERE "+table+"_text MATCH ? ORDER BY rowid", ftsQuery(q))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id int64
-			rows.Scan(&id)
-			ids = append(ids, id)
-		}
-		return ids
+		return queryIDs(ts, "SELECT rowid FROM "+table+"_text WHERE "+table+"_text MATCH ? ORDER BY rowid", ftsQuery(q))
 	}
 	inStep := func(step string) {
 		t.Helper()
