@@ -188,10 +188,12 @@ in_machine() {
 		HOME=/root LANG=C.UTF-8 "$@"
 }
 # systemctl answers once systemd has made its socket, then waits for the boot.
+# Before systemd has mounted the machine's /run, systemctl finds no
+# /run/systemd/system and says "offline": too early, not a failure.
 state=
 for _ in $(seq 300); do
 	state=$(timeout 90 nsenter --target="$leader" --all -- systemctl is-system-running --wait 2>&1 || true)
-	case $state in *"Failed to connect"* | *"No such file"*) sleep 0.1 ;; *) break ;; esac
+	case $state in *"Failed to connect"* | *"No such file"* | offline) sleep 0.1 ;; *) break ;; esac
 done
 case $state in
 running) ;;
