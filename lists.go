@@ -28,6 +28,7 @@ type listQuery struct {
 
 	text    *textSearch // q, until narrowSearch (search.go) decides whether its index finds the candidates
 	bounded bool        // an id filter, which has its own index, keeps the rows to one employee's or creator's
+	planned bool        // PostgreSQL plans this list's queries for q's value each time (search.go)
 }
 
 // sortKey is one key of an ORDER BY.
@@ -145,7 +146,7 @@ func (l *listQuery) orderBy(d *dialect) string {
 // many to keep each one prepared for good, as the pool does with the rest.
 func (s *Store) queryList(ctx context.Context, l *listQuery, base string, p page) (*sql.Rows, error) {
 	query, args := l.selectSQL(s.dialect, base, p)
-	return s.read.DB.QueryContext(ctx, s.dialect.rebind(query), args...)
+	return s.read.DB.QueryContext(ctx, s.dialect.rebind(query), l.argsFor(args)...)
 }
 
 // FindTickets is a page of the tickets that meet l, in l's order.

@@ -142,7 +142,7 @@ func (s *Store) CountFound(ctx context.Context, l *listQuery, table string) (int
 		query += " WHERE " + strings.Join(l.conds, " AND ")
 	}
 	var n int64
-	err := s.read.DB.QueryRowContext(ctx, s.dialect.rebind(query), l.args...).Scan(&n)
+	err := s.read.DB.QueryRowContext(ctx, s.dialect.rebind(query), l.argsFor(l.args)...).Scan(&n)
 	return n, err
 }
 

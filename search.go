@@ -38,6 +38,8 @@ import (
 	"log/slog"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // textIndex is one table's trigram index over the columns q searches.
@@ -107,14 +109,19 @@ func ftsQuery(q string) string {
 // those is cheaper than asking. It runs once for a list, and asks the
 // index once: the page and the count share the candidates. (A row that
 // comes to match between the two statements shows from the next request
-// on.) PostgreSQL's planner makes the same choice by itself.
+// on.) PostgreSQL's planner makes the same choice by itself, once it is
+// shown q (argsFor).
 func (s *Store) narrowSearch(ctx context.Context, l *listQuery) error {
 	text := l.text
 	if text == nil {
 		return nil
 	}
 	l.text = nil
-	if s.dialect != sqliteDialect || l.bounded || utf8.RuneCountInString(text.q) < minTrigramQuery {
+	if l.bounded || utf8.RuneCountInString(text.q) < minTrigramQuery {
+		return nil
+	}
+	if s.dialect == postgresDialect {
+		l.planned = true
 		return nil
 	}
 	fts := text.index.ftsTable()
@@ -143,6 +150,22 @@ func (s *Store) narrowSearch(ctx context.Context, l *listQuery) error {
 		l.where("id IN (SELECT value FROM json_each(?))", string(list))
 	}
 	return nil
+}
+
+// argsFor is the arguments of one of l's queries; when narrowSearch asks,
+// marked so that PostgreSQL plans the query for their values each time.
+// pgx prepares every query, and after five runs of a prepared statement
+// PostgreSQL may keep a generic plan made without the values: for q, one
+// that walks every row in id order testing each, not one that asks the
+// text index. An employee's email as q at 1 000 000 tickets made 117
+// requests/s that way, and 519/s planned each time. Lists without q keep
+// their prepared plans: planning every list made the cheap ones 25-40%
+// slower.
+func (l *listQuery) argsFor(args []any) []any {
+	if !l.planned {
+		return args
+	}
+	return append([]any{pgx.QueryExecModeExec}, args...)
 }
 
 // ---- the migrations ----

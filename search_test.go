@@ -444,3 +444,42 @@ func sePostgresIndexes(t *testing.T, db *sql.DB) int {
 	}
 	return n
 }
+
+// TestSearchPlannedForItsValue: on PostgreSQL a list with a q the text
+// indexes serve is never left prepared, so it is planned for q's value
+// each time; a prepared one would go to a generic plan, made without the
+// value, after its fifth run. A list whose q rides on an employee_id
+// filter keeps its prepared statement (the check can see one).
+func TestSearchPlannedForItsValue(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	if ts.store.dialect != postgresDialect {
+		t.Skip("SQLite plans every list's query for its values; narrowSearch hands it the candidates")
+	}
+	ts.store.read.SetMaxOpenConns(1) // one session: pg_prepared_statements is per session
+	_, token := ts.userWithToken("admin", "admin")
+	e := int64(ts.call("POST", "/employee/", token, validEmployee(1)).expect(200).obj()["id"].(float64))
+	ts.call("POST", fmt.Sprintf("/ticket/%d", e), token, validTicket()).expect(200)
+	prepared := func(like string) (n int) {
+		t.Helper()
+		err := ts.store.read.DB.QueryRow("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE $1", like).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for i := 0; i < 7; i++ {
+		if got := ts.call("GET", "/employee/?q=example.com", token, nil).expect(200).list(); len(got) != 1 {
+			t.Fatalf("q=example.com found %d employees, want 1", len(got))
+		}
+		if got := ts.call("GET", fmt.Sprintf("/ticket/?employee_id=%d&q=network", e), token, nil).expect(200).list(); len(got) != 1 {
+			t.Fatalf("q=network within employee %d found %d tickets, want 1", e, len(got))
+		}
+	}
+	if n := prepared("%FROM employees WHERE%lower(email) LIKE%"); n != 0 {
+		t.Errorf("%d prepared statements search employees by q, want none", n)
+	}
+	if n := prepared("%FROM tickets WHERE%lower(title) LIKE%"); n == 0 {
+		t.Error("the q within one employee's tickets is not prepared: the check sees no prepared statement at all")
+	}
+}
