@@ -483,3 +483,22 @@ func TestSearchPlannedForItsValue(t *testing.T) {
 		t.Error("the q within one employee's tickets is not prepared: the check sees no prepared statement at all")
 	}
 }
+
+// TestFTSQueryPieces: the pieces ftsQuery asks for are q's trigrams laid
+// end to end and its last three, each quoted so that nothing is syntax.
+func TestFTSQueryPieces(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ q, want string }{
+		{"abc", `"abc"`},
+		{"abcdef", `"abc" AND "def"`},
+		{"bench5000@", `"ben" AND "ch5" AND "000" AND "00@"`},
+		{"number 99", `"num" AND "ber" AND " 99"`},
+		{`a"bcd`, `"a""b" AND "bcd"`},
+		{"🎉 party", `"🎉 p" AND "art" AND "rty"`},
+		{"x AND y", `"x A" AND "ND " AND "D y"`},
+	} {
+		if got := ftsQuery(tt.q); got != tt.want {
+			t.Errorf("ftsQuery(%q) = %s, want %s", tt.q, got, tt.want)
+		}
+	}
+}
