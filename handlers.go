@@ -218,7 +218,10 @@ func (a *app) login(w http.ResponseWriter, r *http.Request, _ *User) {
 		return // else the client went away while its login waited for a hashing slot
 	}
 	if !ok {
-		outcome := map[bool]string{true: "wrong_password", false: "unknown_user"}[u != nil]
+		outcome := "unknown_user"
+		if u != nil {
+			outcome = "wrong_password"
+		}
 		a.loginOutcome(r, "login."+outcome, u)
 		a.metrics.login(outcome)
 		if holdBack > 0 {

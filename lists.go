@@ -142,8 +142,10 @@ func (l *listQuery) orderBy(d *dialect) string {
 	return strings.Join(keys, ", ")
 }
 
-// queryList runs a list's SELECT unprepared: filter combinations are too
-// many to keep each one prepared for good, as the pool does with the rest.
+// queryList runs a list's SELECT outside the pool's prepared statements:
+// filter combinations are too many to keep each one prepared for good, as
+// the pool does with the rest. (pgx still prepares and caches it on its
+// connection, unless argsFor says otherwise.)
 func (s *Store) queryList(ctx context.Context, l *listQuery, base string, p page) (*sql.Rows, error) {
 	query, args := l.selectSQL(s.dialect, base, p)
 	return s.read.DB.QueryContext(ctx, s.dialect.rebind(query), l.argsFor(args)...)

@@ -363,6 +363,17 @@ func TestAbandonedWriteIsNotStarted(t *testing.T) {
 		if log := ts.log.String(); strings.Contains(log, "level=ERROR") {
 			t.Fatalf("an abandoned request was logged as an error:\n%s", log)
 		}
+		// The metric takes the access line's status; it is counted just
+		// after the line is written.
+		const gone = `method="POST",route="POST /ticket/{employee_id}",status="499"`
+		metricsAt := ts.metricsURL()
+		counted := 0.0
+		for deadline := time.Now().Add(10 * time.Second); counted == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			counted = scrapeMetrics(t, metricsAt).series(t, "ticketapi_http_requests_total")[gone]
+		}
+		if counted != 1 {
+			t.Fatalf("ticketapi_http_requests_total{%s} = %v, want 1", gone, counted)
+		}
 		if mine := ts.call("GET", "/ticket/my/", token, nil).expect(200).list(); len(mine) != 0 {
 			t.Fatalf("%d tickets stored for a client that had gone, want 0", len(mine))
 		}

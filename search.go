@@ -98,7 +98,7 @@ func (ix *textIndex) pgIndexName(i int) string {
 // 1 000 000 tickets from 1 362-1 459 to 1 762-2 062 requests/s.
 func ftsQuery(q string) string {
 	letters := []rune(q)
-	pieces := make([]string, 0, len(letters))
+	pieces := make([]string, 0, len(letters)/3+1)
 	piece := func(i int) string { return `"` + strings.ReplaceAll(string(letters[i:i+3]), `"`, `""`) + `"` }
 	for i := 0; i+3 <= len(letters); i += 3 {
 		pieces = append(pieces, piece(i))
