@@ -98,7 +98,7 @@ var sqliteDialect = &dialect{
 	rebind:    func(query string) string { return query },
 	adminRole: `EXISTS (SELECT 1 FROM json_each(users.role) WHERE value = 'admin')`,
 	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{migrateFromOriginal, coverEmployeeTickets, caselessUsernames, createAuditTrail,
-		indexTicketsByCreated(""), versionEmployees, createTextIndexes, dropAuditTimeIndex},
+		indexTicketsByCreated(""), versionEmployees, createTextIndexes, dropAuditTimeIndex, indexSorts("")},
 	// Tables are rebuilt with foreign key checks off, SQLite's documented
 	// way to change a table; any row that then breaks a foreign key is
 	// reported (and kept).
@@ -128,7 +128,8 @@ var postgresDialect = &dialect{
 	beginWrite: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", writeLockKey),
 	adminRole:  `COALESCE(users.role, '[]')::jsonb @> '["admin"]'`,
 	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{createPostgresSchema, coverEmployeeTickets, caselessUsernames, createPostgresAuditTrail,
-		indexTicketsByCreated(` COLLATE "C"`), versionPostgresEmployees, createPostgresTextIndexes, dropAuditTimeIndex},
+		indexTicketsByCreated(` COLLATE "C"`), versionPostgresEmployees, createPostgresTextIndexes, dropAuditTimeIndex,
+		indexSorts(` COLLATE "C"`)},
 	startMigration: func(ctx context.Context, conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", migrationLockKey))
 		return err

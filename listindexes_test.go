@@ -155,6 +155,8 @@ func TestListQueryPlans(t *testing.T) {
 	liSeed(t, ts, 3000)
 	cursor := (&listQuery{order: []sortKey{{"created", byCreated, true}}}).encodeCursor(map[string]any{
 		"created": newest["created"], "id": int64(newest["id"].(float64))})
+	titleCursor := (&listQuery{order: []sortKey{{"title", ticketList.columns["title"], true}}}).encodeCursor(map[string]any{
+		"title": "Ticket number 2000", "id": int64(2000)})
 
 	tests := []struct {
 		name, route, query string
@@ -163,9 +165,22 @@ func TestListQueryPlans(t *testing.T) {
 		ordered            bool   // the index gives the order: no sort of the rows
 		entry              string // PostgreSQL's Index Cond on this key: the index is entered there, not read from its start
 	}{
-		{"newest first", "ticket", "sort=-created", "ix_tickets_created", "", true, ""},
-		{"newest first, the next page", "ticket", "sort=-created&cursor=" + cursor, "ix_tickets_created", "", true, "COALESCE(created"},
-		{"one status, newest first", "ticket", "status=New&sort=-created", "ix_tickets_created", "", true, ""},
+		{"newest first", "ticket", "sort=-created", "ix_tickets_sort_created", "", true, ""},
+		{"newest first, the next page", "ticket", "sort=-created&cursor=" + cursor, "ix_tickets_sort_created", "", true, "COALESCE(created"},
+		{"one status, newest first", "ticket", "status=New&sort=-created", "ix_tickets_sort_created", "", true, ""},
+		{"oldest first", "ticket", "sort=created", "ix_tickets_sort_created", "", true, ""},
+		{"by status", "ticket", "sort=status", "ix_tickets_sort_status", "", true, ""},
+		{"by status, descending", "ticket", "sort=-status", "ix_tickets_sort_status", "", true, ""},
+		{"by title", "ticket", "sort=title", "ix_tickets_sort_title", "", true, ""},
+		{"by title, descending, the next page", "ticket", "sort=-title&cursor=" + titleCursor, "ix_tickets_sort_title", "", true, "COALESCE(title"},
+		{"by employee", "ticket", "sort=employee_id", "ix_tickets_sort_employee_id", "", true, ""},
+		{"by employee, descending", "ticket", "sort=-employee_id", "ix_tickets_sort_employee_id", "", true, ""},
+		{"an employee's, by title", "ticket", "employee_id=1&sort=title", "ix_tickets_employee_id", "", false, "employee_id ="},
+		{"employees by last name", "employee", "sort=last_name", "ix_employees_sort_last_name", "", true, ""},
+		{"employees by first name, descending", "employee", "sort=-first_name", "ix_employees_sort_first_name", "", true, ""},
+		{"employees by country", "employee", "sort=country", "ix_employees_sort_country", "", true, ""},
+		{"employees by city, descending", "employee", "sort=-city", "ix_employees_sort_city", "", true, ""},
+		{"employees, newest first", "employee", "sort=-created", "ix_employees_sort_created", "", true, ""},
 		{"an employee's, by status, newest first", "ticket", "status=New&employee_id=1&sort=-created", "ix_tickets_employee_id", "", false, "employee_id ="},
 		{"a creator's, newest first", "ticket", "creator_id=1&sort=-created", "ix_tickets_owner_id", "", false, "owner_id ="},
 		{"an employee's, searched", "ticket", "employee_id=1&q=printer", "ix_tickets_employee_id", "", false, "employee_id ="},

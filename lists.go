@@ -121,12 +121,18 @@ func (l *listQuery) selectSQL(d *dialect, base string, p page) (string, []any) {
 }
 
 // keys is the order: the sort's keys, ending with id (unique: the order
-// is total, so pages are stable).
+// is total, so pages are stable). An id the client did not name goes the
+// way of the last key, so sort=-f is exactly sort=f reversed, and one
+// index on (f, id) serves both, read forwards or backwards.
 func (l *listQuery) keys() []sortKey {
-	if len(l.order) > 0 && l.order[len(l.order)-1].field == "id" {
+	if len(l.order) == 0 {
+		return []sortKey{{"id", byID, false}}
+	}
+	last := l.order[len(l.order)-1]
+	if last.field == "id" {
 		return l.order
 	}
-	return append(slices.Clip(l.order), sortKey{"id", byID, false})
+	return append(slices.Clip(l.order), sortKey{"id", byID, last.desc})
 }
 
 // orderBy is the ORDER BY list.

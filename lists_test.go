@@ -120,14 +120,15 @@ func TestListTicketsFiltersAndSort(t *testing.T) {
 		{"/ticket/", "q=" + url.QueryEscape("' OR '1'='1"), ids()},
 		{"/ticket/", "q=" + url.QueryEscape("'; DROP TABLE tickets; --"), ids()},
 		{"/ticket/", "sort=created", ids(1, 2, 3, 4, 5)},
-		{"/ticket/", "sort=-created", ids(5, 3, 4, 2, 1)},
+		{"/ticket/", "sort=-created", ids(5, 4, 3, 2, 1)}, // ties go the way of the last field
+		{"/ticket/", "sort=-created,id", ids(5, 3, 4, 2, 1)},
 		{"/ticket/", "sort=-created,-id", ids(5, 4, 3, 2, 1)},
 		{"/ticket/", "sort=-id", ids(5, 4, 3, 2, 1)},
 		{"/ticket/", "sort=id,-created", ids(1, 2, 3, 4, 5)},
 		{"/ticket/", "sort=status", ids(4, 1, 3, 2, 5)}, // byte order: uppercase first
-		{"/ticket/", "sort=-status", ids(5, 2, 1, 3, 4)},
+		{"/ticket/", "sort=-status", ids(5, 2, 3, 1, 4)},
 		{"/ticket/", "sort=title", ids(2, 3, 1, 5, 4)},
-		{"/ticket/", "sort=employee_id,-created", ids(5, 2, 1, 3, 4)},
+		{"/ticket/", "sort=employee_id,-created", ids(5, 2, 1, 4, 3)},
 		{"/ticket/", "status=New&sort=-id&limit=1", ids(3)},
 		{"/ticket/", "status=New&skip=1", ids(3)},
 		{"/ticket/", fmt.Sprintf("status=new&employee_id=%d&q=vpn", e1), ids(5)},
@@ -146,6 +147,17 @@ func TestListTicketsFiltersAndSort(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a descending sort is its ascending sort reversed", func(t *testing.T) {
+		for _, field := range ticketList.sortFields {
+			up := ltIDs(ts.call("GET", "/ticket/?sort="+field, supportToken, nil).expect(200))
+			down := ltIDs(ts.call("GET", "/ticket/?sort=-"+field, supportToken, nil).expect(200))
+			slices.Reverse(down)
+			if len(up) != 5 || !slices.Equal(up, down) {
+				t.Errorf("sort=%s: %v, and sort=-%s reversed: %v", field, up, field, down)
+			}
+		}
+	})
 
 	t.Run("no filter answers as without the parameters", func(t *testing.T) {
 		for _, path := range []string{"/ticket/", "/ticket/my/"} {
@@ -285,7 +297,8 @@ func TestListEmployeesFiltersAndSort(t *testing.T) {
 		{"q=" + url.QueryEscape("' OR 1=1 --"), ids()},
 		{"q=o&country=Ukraine", ids(3, 4)},
 		{"sort=last_name", ids(2, 4, 1, 3)},
-		{"sort=-created", ids(2, 3, 4, 1)},
+		{"sort=-created", ids(3, 2, 4, 1)},
+		{"sort=-created,id", ids(2, 3, 4, 1)},
 		{"sort=country,city", ids(1, 2, 4, 3)},
 		{"sort=-country,first_name", ids(4, 3, 1, 2)},
 		{"sort=-id", ids(4, 3, 2, 1)},
@@ -407,7 +420,8 @@ func TestListUsersFiltersAndSort(t *testing.T) {
 		{"sort=username", ids(1, 2, 3, 4)},
 		{"sort=-username", ids(4, 3, 2, 1)},
 		{"sort=last_name", ids(2, 3, 1, 4)},
-		{"sort=-created", ids(3, 4, 2, 1)},
+		{"sort=-created", ids(4, 3, 2, 1)},
+		{"sort=-created,id", ids(3, 4, 2, 1)},
 		{"sort=first_name&role=support", ids(3, 4)},
 		{"role=manager&sort=-id&limit=1", ids(4)},
 	}
