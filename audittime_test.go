@@ -6,12 +6,9 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -271,12 +268,7 @@ func TestAuditTimeIndexDropped(t *testing.T) {
 	if def := muIndexDefinition(t, db, postgres, "ix_audit_time"); def != "" {
 		t.Fatalf("a new database has %s", def)
 	}
-	before := slices.IndexFunc(ts.store.dialect.migrations, func(m func(context.Context, *sql.Tx, *slog.Logger) error) bool {
-		return reflect.ValueOf(m).Pointer() == reflect.ValueOf(dropAuditTimeIndex).Pointer()
-	}) // the version before the migration that drops it
-	if before < 0 {
-		t.Fatal("dropAuditTimeIndex is not among the migrations")
-	}
+	before := versionBefore(t, ts.store.dialect, dropAuditTimeIndex)
 	for _, stmt := range []string{"CREATE INDEX ix_audit_time ON audit (time)",
 		map[bool]string{false: "PRAGMA user_version = %d", true: "UPDATE schema_version SET version = %d"}[postgres]} {
 		if _, err := db.Exec(strings.ReplaceAll(stmt, "%d", fmt.Sprint(before))); err != nil {

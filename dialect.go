@@ -129,7 +129,7 @@ var postgresDialect = &dialect{
 	adminRole:  `COALESCE(users.role, '[]')::jsonb @> '["admin"]'`,
 	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{createPostgresSchema, coverEmployeeTickets, caselessUsernames, createPostgresAuditTrail,
 		indexTicketsByCreated(` COLLATE "C"`), versionPostgresEmployees, createPostgresTextIndexes, dropAuditTimeIndex,
-		indexSorts(` COLLATE "C"`)},
+		indexSorts(` COLLATE "C"`), oneTextIndexPerTable},
 	startMigration: func(ctx context.Context, conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", migrationLockKey))
 		return err

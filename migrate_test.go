@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"reflect"
 	"slices"
@@ -471,6 +472,19 @@ func TestEmployeeTicketsIndexCovers(t *testing.T) {
 
 // muIndexDefinition is how the database defines an index (its CREATE
 // statement), empty when there is none.
+// versionBefore is the schema version a database has just before
+// migration runs on it, for a test to set a database back to.
+func versionBefore(t *testing.T, d *dialect, migration func(context.Context, *sql.Tx, *slog.Logger) error) int {
+	t.Helper()
+	v := slices.IndexFunc(d.migrations, func(m func(context.Context, *sql.Tx, *slog.Logger) error) bool {
+		return reflect.ValueOf(m).Pointer() == reflect.ValueOf(migration).Pointer()
+	})
+	if v < 0 {
+		t.Fatal("the migration is not among the database's migrations")
+	}
+	return v
+}
+
 func muIndexDefinition(t *testing.T, db *sql.DB, postgres bool, name string) string {
 	t.Helper()
 	query := "SELECT COALESCE(max(sql), '') FROM sqlite_master WHERE type = 'index' AND name = ?"

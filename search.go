@@ -19,10 +19,14 @@ package main
 //     step by triggers on every insert, update of the text and delete.
 //     FTS5 folds the case of more letters than lower() does: more
 //     candidates, never fewer, and the exact condition drops the extras.
-//   - PostgreSQL: pg_trgm's GIN indexes on exactly the expressions lists.go
-//     matches, which serve its LIKE directly; the planner chooses between
-//     them and a scan from its statistics. pg_trgm is an extension: when
-//     the database refuses it, the server says so once and q scans.
+//   - PostgreSQL: one pg_trgm GIN index per table, on its searched columns
+//     joined into one text (pgText), and one more condition on that text
+//     beside the exact ones, which the index serves; the planner chooses
+//     between it and a scan from its statistics. One index, not one per
+//     column: PostgreSQL planned a q on the employees' five in 1.2 ms and
+//     ran it in 1.3 ms, on one in 0.1 and 0.2 ms. pg_trgm is an
+//     extension: when the database refuses it, the server says so once
+//     and q scans.
 //
 // What it gained: GET /ticket/?q=quokka (10 of 1 000 000 tickets)
 // 4 764 requests/s, against 2.1/s for the scan and 4 850/s at 1 000
@@ -46,21 +50,12 @@ import (
 type textIndex struct {
 	table   string
 	columns []string // as q searches them (lists.go)
-	matched []string // what lists.go compares with q, column by column: PostgreSQL's index expressions
 }
 
 var (
-	ticketText = &textIndex{
-		table:   "tickets",
-		columns: []string{"title", "description"},
-		matched: []string{"lower(title)", "lower(description)"},
-	}
-	employeeText = &textIndex{
-		table:   "employees",
-		columns: []string{"first_name", "last_name", "nick_name", "email", "phone"},
-		matched: []string{"lower(first_name)", "lower(last_name)", "lower(nick_name)", "lower(email)", "phone"},
-	}
-	textIndexes = []*textIndex{ticketText, employeeText}
+	ticketText   = &textIndex{table: "tickets", columns: []string{"title", "description"}}
+	employeeText = &textIndex{table: "employees", columns: []string{"first_name", "last_name", "nick_name", "email", "phone"}}
+	textIndexes  = []*textIndex{ticketText, employeeText}
 )
 
 // minTrigramQuery is the shortest q, in characters, that has a trigram.
@@ -81,9 +76,15 @@ type textSearch struct {
 // ftsTable is the name of the SQLite FTS5 table that indexes ix.
 func (ix *textIndex) ftsTable() string { return ix.table + "_text" }
 
-// pgIndexName is the name of the PostgreSQL index on the i-th column.
-func (ix *textIndex) pgIndexName(i int) string {
-	return "ix_" + ix.table + "_" + ix.columns[i] + "_trgm"
+// pgIndexName is the name of the PostgreSQL index.
+func (ix *textIndex) pgIndexName() string { return "ix_" + ix.table + "_text_trgm" }
+
+// pgText is the expression PostgreSQL's index holds: the columns, lowered,
+// joined by spaces. Every row whose column holds q (in any case) holds
+// lower(q) in it; a q that spans two columns finds a row no column
+// matches, which the exact condition then drops.
+func (ix *textIndex) pgText() string {
+	return "lower(COALESCE(" + strings.Join(ix.columns, ", '') || ' ' || COALESCE(") + ", ''))"
 }
 
 // ftsQuery asks the index for the rows that hold q's trigrams laid end to
@@ -129,6 +130,7 @@ func (s *Store) narrowSearch(ctx context.Context, l *listQuery) error {
 		return nil
 	}
 	if s.dialect == postgresDialect {
+		l.where(text.index.pgText()+` LIKE lower(CAST(? AS TEXT)) ESCAPE '\'`, "%"+likeEscaper.Replace(text.q)+"%")
 		l.planned = true
 		return nil
 	}
@@ -231,9 +233,9 @@ const trigramExtension = "pg_trgm"
 // privilege a database's owner may not have (pg_trgm is trusted, so from
 // PostgreSQL 13 an owner may, unless the provider says otherwise): when it
 // fails, the savepoint lets the migration go on without the indexes, and
-// q scans as it did. It replaces indexes of those names, so it can run
-// again on a database set back to an older version (docs/deploy.md: how to
-// add the indexes once the extension is there).
+// q scans as it did. It keeps an index already there, so it can run again
+// on a database set back to an older version (docs/deploy.md: how to add
+// the indexes once the extension is there).
 func createPostgresTextIndexes(ctx context.Context, tx *sql.Tx, log *slog.Logger) error {
 	return createTrigramIndexes(ctx, tx, log, trigramExtension)
 }
@@ -264,16 +266,22 @@ func createTrigramIndexes(ctx context.Context, tx *sql.Tx, log *slog.Logger, ext
 	}
 	opclass := `"` + strings.ReplaceAll(schema, `"`, `""`) + `".gin_trgm_ops`
 	for _, ix := range textIndexes {
-		for i, expr := range ix.matched {
-			name := ix.pgIndexName(i)
-			if _, err := tx.ExecContext(ctx, "DROP INDEX IF EXISTS "+name); err != nil {
+		for _, column := range ix.columns { // one per column, as this migration made them before
+			if _, err := tx.ExecContext(ctx, "DROP INDEX IF EXISTS ix_"+ix.table+"_"+column+"_trgm"); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, fmt.Sprintf("CREATE INDEX %s ON %s USING gin ((%s) %s)",
-				name, ix.table, expr, opclass)); err != nil {
-				return fmt.Errorf("text index %s: %w", name, err)
-			}
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s USING gin ((%s) %s)",
+			ix.pgIndexName(), ix.table, ix.pgText(), opclass)); err != nil {
+			return fmt.Errorf("text index %s: %w", ix.pgIndexName(), err)
 		}
 	}
 	return nil
+}
+
+// oneTextIndexPerTable brings a database whose text indexes
+// createPostgresTextIndexes made one per column to one per table, as it
+// makes them now (on any other, it changes nothing).
+func oneTextIndexPerTable(ctx context.Context, tx *sql.Tx, log *slog.Logger) error {
+	return createPostgresTextIndexes(ctx, tx, log)
 }

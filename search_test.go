@@ -106,9 +106,9 @@ func seInsert(t *testing.T, ts *testServer, employee int64) {
 }
 
 // seFind is the ids of route's rows (ticket or employee) that q selects,
-// in id order, and the plan that found them. Served by the index: on
-// SQLite after narrowSearch, on PostgreSQL with every other way to the
-// rows turned off, so its GIN indexes must serve every q. Not: the scan
+// in id order, and the plan that found them. Served by the index: after
+// narrowSearch, on PostgreSQL with every other way to the rows turned
+// off, so its GIN index must serve every q it is asked for. Not: the scan
 // (SQLite without narrowSearch, PostgreSQL without bitmap scans, which
 // are the only way GIN indexes are read).
 func seFind(t *testing.T, ts *testServer, route, q string, indexed bool) (ids []int64, plan string) {
@@ -186,9 +186,9 @@ func TestSearchMatchesScan(t *testing.T) {
 			if seUsesIndex(ts, route, scanPlan) {
 				t.Fatalf("%s q=%q: the scan's plan reads the text index:\n%s", route, q, scanPlan)
 			}
-			// SQLite asks its index only for q of 3 characters or more;
-			// PostgreSQL's is made to serve every q here.
-			served := ts.store.dialect == postgresDialect || utf8.RuneCountInString(q) >= minTrigramQuery
+			// Both databases ask their index only for q of 3 characters
+			// or more, which has a trigram.
+			served := utf8.RuneCountInString(q) >= minTrigramQuery
 			if seUsesIndex(ts, route, plan) != served {
 				t.Errorf("%s q=%q: index used %v, want %v:\n%s", route, q, !served, served, plan)
 			}
@@ -435,7 +435,7 @@ func TestSearchWithoutTrigramExtension(t *testing.T) {
 }
 
 // sePostgresIndexes is how many trigram indexes a PostgreSQL database has
-// in its schema: one per column of textIndexes when pg_trgm is there.
+// in its schema: one per table of textIndexes when pg_trgm is there.
 func sePostgresIndexes(t *testing.T, db *sql.DB) int {
 	t.Helper()
 	var n int
@@ -500,5 +500,48 @@ func TestFTSQueryPieces(t *testing.T) {
 		if got := ftsQuery(tt.q); got != tt.want {
 			t.Errorf("ftsQuery(%q) = %s, want %s", tt.q, got, tt.want)
 		}
+	}
+}
+
+// TestSearchOneIndexPerTable: a PostgreSQL database whose text indexes
+// were made one per column gets one per table at its next start, and
+// its q answers as before.
+func TestSearchOneIndexPerTable(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	if ts.store.dialect != postgresDialect {
+		t.Skip("SQLite's text index is one FTS5 table per table from the start")
+	}
+	_, token := ts.userWithToken("admin", "admin")
+	e := ts.call("POST", "/employee/", token, validEmployee(1)).expect(200).obj()
+	db := ts.store.write.DB
+	perColumn := []string{"ix_employees_email_trgm", "ix_tickets_title_trgm"}
+	for _, stmt := range []string{
+		"DROP INDEX ix_employees_text_trgm", "DROP INDEX ix_tickets_text_trgm",
+		"CREATE INDEX ix_employees_email_trgm ON employees USING gin (lower(email) public.gin_trgm_ops)",
+		"CREATE INDEX ix_tickets_title_trgm ON tickets USING gin (lower(title) public.gin_trgm_ops)",
+		fmt.Sprintf("UPDATE schema_version SET version = %d", versionBefore(t, postgresDialect, oneTextIndexPerTable)),
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	ts.srv.Close()
+	ts.store.Close()
+	again := newTestServer(t, func(c *Config) { c.DatabaseURL = ts.cfg.DatabaseURL })
+	for _, name := range perColumn {
+		if def := muIndexDefinition(t, again.store.write.DB, true, name); def != "" {
+			t.Errorf("after the upgrade the database still has %s", def)
+		}
+	}
+	for _, ix := range textIndexes {
+		if def := muIndexDefinition(t, again.store.write.DB, true, ix.pgIndexName()); !strings.Contains(def, "gin_trgm_ops") {
+			t.Errorf("after the upgrade %s is %q", ix.pgIndexName(), def)
+		}
+	}
+	_, token = again.userWithToken("admin2", "admin")
+	found := ltIDs(again.call("GET", "/employee/?q="+url.QueryEscape(e["email"].(string)), token, nil).expect(200))
+	if len(found) != 1 || found[0] != int64(e["id"].(float64)) {
+		t.Errorf("q=%s finds %v after the upgrade, want [%v]", e["email"], found, e["id"])
 	}
 }
