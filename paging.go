@@ -158,7 +158,10 @@ func replyPage[T any](a *app, w http.ResponseWriter, r *http.Request, l *listQue
 	items []T, err error, sortValues func(T) map[string]any) {
 	var total int64
 	if err == nil && !l.noTotal {
-		total, err = a.store.CountFound(r.Context(), l, table)
+		var counted bool
+		if total, counted = countOnPage(l, p, len(items)); !counted {
+			total, err = a.store.CountFound(r.Context(), l, table)
+		}
 	}
 	if err != nil {
 		a.fail(w, r, err)
