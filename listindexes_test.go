@@ -169,6 +169,8 @@ func TestListQueryPlans(t *testing.T) {
 		{"newest first, the next page", "ticket", "sort=-created&cursor=" + cursor, "ix_tickets_sort_created", "", true, "COALESCE(created"},
 		{"one status, newest first", "ticket", "status=New&sort=-created", "ix_tickets_sort_created", "", true, ""},
 		{"oldest first", "ticket", "sort=created", "ix_tickets_sort_created", "", true, ""},
+		{"created before, newest first", "ticket", "created_before=2024-06-01&sort=-created", "ix_tickets_sort_created", "", true, "COALESCE(created"},
+		{"created after, oldest first", "ticket", "created_after=2024-06-01&sort=created", "ix_tickets_sort_created", "", true, "COALESCE(created"},
 		{"by status", "ticket", "sort=status", "ix_tickets_sort_status", "", true, ""},
 		{"by status, descending", "ticket", "sort=-status", "ix_tickets_sort_status", "", true, ""},
 		{"by title", "ticket", "sort=title", "ix_tickets_sort_title", "", true, ""},

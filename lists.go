@@ -409,8 +409,11 @@ func (q *request) ticketFilters() *listQuery {
 	}
 	f.id("employee_id", "employee_id = ?")
 	f.id("creator_id", "owner_id = ?")
-	f.instant("created_after", "created >= ?")
-	f.instant("created_before", "created < ?")
+	// As the sort orders by it (created, lists.go), so the sort's index
+	// serves the range; a row without created is in neither.
+	created := sortKey{"created", byCreated, false}.sql(q.a.store.dialect)
+	f.instant("created_after", created+" >= ?")
+	f.instant("created_before", created+" < ? AND created IS NOT NULL")
 	f.search(`(lower(title) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(description) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`, 2, ticketText)
 	f.sort(ticketList)
 	f.cursor()

@@ -159,6 +159,33 @@ func TestListTicketsFiltersAndSort(t *testing.T) {
 		}
 	})
 
+	// A row copied from the original may have no created, or an empty
+	// one: the range filters treat them as the plain comparison does.
+	t.Run("a ticket without created is in no range of it", func(t *testing.T) {
+		defer ltSetCreated(t, ts, "tickets", id[2], rows[1].created)
+		for _, tt := range []struct {
+			created       any
+			before, after []int64
+		}{
+			{nil, ids(1, 3, 4, 5), ids(1, 3, 4, 5)},
+			{"", ids(1, 2, 3, 4, 5), ids(1, 3, 4, 5)},
+		} {
+			err := ts.store.inTx(context.Background(), func(tx *txn) error {
+				_, err := tx.ExecContext(context.Background(), "UPDATE tickets SET created = ? WHERE id = ?", tt.created, id[2])
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := ltIDs(ts.call("GET", "/ticket/?created_before=2100-01-01", supportToken, nil).expect(200))
+			after := ltIDs(ts.call("GET", "/ticket/?created_after=2000-01-01", supportToken, nil).expect(200))
+			if !slices.Equal(before, tt.before) || !slices.Equal(after, tt.after) {
+				t.Errorf("created %#v: created_before finds %v, want %v; created_after %v, want %v",
+					tt.created, before, tt.before, after, tt.after)
+			}
+		}
+	})
+
 	t.Run("no filter answers as without the parameters", func(t *testing.T) {
 		for _, path := range []string{"/ticket/", "/ticket/my/"} {
 			plain := ts.call("GET", path, supportToken, nil).expect(200).body
