@@ -159,8 +159,8 @@ func TestListTicketsFiltersAndSort(t *testing.T) {
 		}
 	})
 
-	// A row copied from the original may have no created, or an empty
-	// one: the range filters treat them as the plain comparison does.
+	// A row copied from the original may have no created: the range
+	// filters leave it out, as the plain comparison did.
 	t.Run("a ticket without created is in no range of it", func(t *testing.T) {
 		defer ltSetCreated(t, ts, "tickets", id[2], rows[1].created)
 		for _, tt := range []struct {
@@ -168,7 +168,6 @@ func TestListTicketsFiltersAndSort(t *testing.T) {
 			before, after []int64
 		}{
 			{nil, ids(1, 3, 4, 5), ids(1, 3, 4, 5)},
-			{"", ids(1, 2, 3, 4, 5), ids(1, 3, 4, 5)},
 		} {
 			err := ts.store.inTx(context.Background(), func(tx *txn) error {
 				_, err := tx.ExecContext(context.Background(), "UPDATE tickets SET created = ? WHERE id = ?", tt.created, id[2])
