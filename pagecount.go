@@ -8,9 +8,9 @@ package main
 // What it gained: a q found in few rows pays its search once, not twice.
 // On PostgreSQL an employee's email as q went from 1 000-1 043 to
 // 1 433-1 558 requests/s at 1 000 000 tickets and from 1 288-1 707 to
-// 2 040-2 297/s at 1 000 (16 connections), which brought it within the
-// data-growth target of docs/performance.md; on the mixed workload with
-// lists (SQLite) it is within noise.
+// 2 040-2 297/s at 1 000 (16 connections), toward the data-growth target
+// of docs/performance.md, which it needs; on the mixed workload with lists
+// (SQLite) it is within noise.
 
 // countOnPage is the count of a list read from its page, where found rows
 // came back for p.peek(), and whether the page can tell it.
