@@ -4,10 +4,11 @@ package main
 // million tickets as at a thousand (docs/performance.md, "Data growth").
 // Each holds one sort field's expression, then id: read forwards it gives
 // sort=f, backwards sort=-f (keys in lists.go sends an unnamed id the way
-// of the last field), so a page reads its rows in order and stops. The
-// filters are served by the indexes migrate.go has made from the start:
-// employee_id by ix_tickets_employee_id, creator_id (owner_id) by
-// ix_tickets_owner_id.
+// of the last field), so a page reads its rows in order and stops, and
+// created_after and created_before enter the created one at their bound.
+// The other filters are served by the indexes migrate.go has made from
+// the start: employee_id by ix_tickets_employee_id, creator_id (owner_id)
+// by ix_tickets_owner_id.
 
 import (
 	"context"

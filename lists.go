@@ -409,8 +409,8 @@ func (q *request) ticketFilters() *listQuery {
 	}
 	f.id("employee_id", "employee_id = ?")
 	f.id("creator_id", "owner_id = ?")
-	// As the sort orders by it (created, lists.go), so the sort's index
-	// serves the range; a row without created is in neither.
+	// The expression sort=created orders by, so its index serves the
+	// range; a row without created is in neither.
 	created := sortKey{"created", byCreated, false}.sql(q.a.store.dialect)
 	f.instant("created_after", created+" >= ?")
 	f.instant("created_before", created+" < ? AND created IS NOT NULL")
