@@ -128,8 +128,8 @@ var postgresDialect = &dialect{
 	beginWrite: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", writeLockKey),
 	adminRole:  `COALESCE(users.role, '[]')::jsonb @> '["admin"]'`,
 	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{createPostgresSchema, coverEmployeeTickets, caselessUsernames, createPostgresAuditTrail,
-		indexTicketsByCreated(` COLLATE "C"`), versionPostgresEmployees, createPostgresTextIndexes, dropAuditTimeIndex,
-		indexSorts(` COLLATE "C"`), oneTextIndexPerTable},
+		indexTicketsByCreated(byteOrder), versionPostgresEmployees, createPostgresTextIndexes, dropAuditTimeIndex,
+		indexSorts(byteOrder), oneTextIndexPerTable},
 	startMigration: func(ctx context.Context, conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", migrationLockKey))
 		return err

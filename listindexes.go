@@ -30,8 +30,9 @@ var sortIndexes = []struct {
 
 // indexSorts creates ix_<table>_sort_<field> for each of sortIndexes, and
 // drops ix_tickets_created, the newest-first index it replaces. collate is
-// what sortKey.sql adds to text on that database, so each index holds
-// exactly the expression the ORDER BY names. Each index is dropped first,
+// what sortColumn.sql adds to text on that database (byteOrder on
+// PostgreSQL), so each index holds exactly the expression the ORDER BY
+// names. Each index is dropped first,
 // so it can run again on a database set back to an older version.
 func indexSorts(collate string) func(context.Context, *sql.Tx, *slog.Logger) error {
 	return func(ctx context.Context, tx *sql.Tx, log *slog.Logger) error {
@@ -40,16 +41,11 @@ func indexSorts(collate string) func(context.Context, *sql.Tx, *slog.Logger) err
 		}
 		for _, s := range sortIndexes {
 			for _, field := range s.fields {
-				column := s.list.columns[field]
-				key := column.expr
-				if column.text {
-					key += collate
-				}
 				name := "ix_" + s.table + "_sort_" + field
 				if _, err := tx.ExecContext(ctx, "DROP INDEX IF EXISTS "+name); err != nil {
 					return err
 				}
-				if err := createIndex(ctx, tx, name, s.table, key+", id", false, log); err != nil {
+				if err := createIndex(ctx, tx, name, s.table, s.list.columns[field].in(collate)+", id", false, log); err != nil {
 					return err
 				}
 			}
@@ -66,6 +62,6 @@ func indexTicketsByCreated(collate string) func(context.Context, *sql.Tx, *slog.
 		if _, err := tx.ExecContext(ctx, "DROP INDEX IF EXISTS ix_tickets_created"); err != nil {
 			return err
 		}
-		return createIndex(ctx, tx, "ix_tickets_created", "tickets", byCreated.expr+collate+" DESC, id", false, log)
+		return createIndex(ctx, tx, "ix_tickets_created", "tickets", byCreated.in(collate)+" DESC, id", false, log)
 	}
 }

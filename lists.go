@@ -44,15 +44,28 @@ type sortKey struct {
 // any row.
 type sortColumn struct {
 	expr string // a column, or COALESCE of a column
-	text bool   // PostgreSQL compares it byte by byte (COLLATE "C"), as SQLite does
+	text bool   // PostgreSQL compares it byte by byte (byteOrder), as SQLite does
 }
 
-// sql is the key's expression, in the database's byte-by-byte order for text.
-func (k sortKey) sql(d *dialect) string {
-	if k.text && d == postgresDialect {
-		return k.expr + ` COLLATE "C"`
+// byteOrder makes PostgreSQL compare text byte by byte, as SQLite does.
+const byteOrder = ` COLLATE "C"`
+
+// in is the column's expression with collate ("" or byteOrder) added to
+// text: what an ORDER BY names, and what an index for it must hold.
+func (c sortColumn) in(collate string) string {
+	if c.text {
+		return c.expr + collate
 	}
-	return k.expr
+	return c.expr
+}
+
+// sql is the column's expression, in the database's byte-by-byte order
+// for text.
+func (c sortColumn) sql(d *dialect) string {
+	if d == postgresDialect {
+		return c.in(byteOrder)
+	}
+	return c.expr
 }
 
 // where adds a condition; cond is always a constant of this file.
@@ -318,7 +331,7 @@ func (f *filters) search(conds string, columns int, index *textIndex) {
 	}
 	f.l.where(conds, args...)
 	if index != nil {
-		f.l.text = &textSearch{index, s}
+		f.l.text = &textSearch{index, s, pattern}
 	}
 }
 
@@ -411,7 +424,7 @@ func (q *request) ticketFilters() *listQuery {
 	f.id("creator_id", "owner_id = ?")
 	// The expression sort=created orders by, so its index serves the
 	// range; a row without created is in neither.
-	created := sortKey{"created", byCreated, false}.sql(q.a.store.dialect)
+	created := byCreated.sql(q.a.store.dialect)
 	f.instant("created_after", created+" >= ?")
 	f.instant("created_before", created+" < ? AND created IS NOT NULL")
 	f.search(`(lower(title) LIKE lower(CAST(? AS TEXT)) ESCAPE '\' OR lower(description) LIKE lower(CAST(? AS TEXT)) ESCAPE '\')`, 2, ticketText)

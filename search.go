@@ -69,8 +69,9 @@ const fewCandidates = 5000
 
 // textSearch is a q that a text index may narrow (listQuery.text).
 type textSearch struct {
-	index *textIndex
-	q     string
+	index   *textIndex
+	q       string
+	pattern string // q as the LIKE pattern of lists.go's exact condition
 }
 
 // ftsTable is the name of the SQLite FTS5 table that indexes ix.
@@ -130,7 +131,7 @@ func (s *Store) narrowSearch(ctx context.Context, l *listQuery) error {
 		return nil
 	}
 	if s.dialect == postgresDialect {
-		l.where(text.index.pgText()+` LIKE lower(CAST(? AS TEXT)) ESCAPE '\'`, "%"+likeEscaper.Replace(text.q)+"%")
+		l.where(text.index.pgText()+` LIKE lower(CAST(? AS TEXT)) ESCAPE '\'`, text.pattern)
 		l.planned = true
 		return nil
 	}
@@ -283,5 +284,17 @@ func createTrigramIndexes(ctx context.Context, tx *sql.Tx, log *slog.Logger, ext
 // createPostgresTextIndexes made one per column to one per table, as it
 // makes them now (on any other, it changes nothing).
 func oneTextIndexPerTable(ctx context.Context, tx *sql.Tx, log *slog.Logger) error {
-	return createPostgresTextIndexes(ctx, tx, log)
+	return replaceTrigramIndexes(ctx, tx, log, trigramExtension)
+}
+
+// replaceTrigramIndexes is oneTextIndexPerTable with the extension named.
+// Without the extension there is nothing to replace, and the migration
+// that made the indexes has already said so: it stays silent.
+func replaceTrigramIndexes(ctx context.Context, tx *sql.Tx, log *slog.Logger, extension string) error {
+	var installed bool
+	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = $1)",
+		extension).Scan(&installed); err != nil || !installed {
+		return err
+	}
+	return createTrigramIndexes(ctx, tx, log, extension)
 }
