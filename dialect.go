@@ -98,7 +98,8 @@ var sqliteDialect = &dialect{
 	rebind:    func(query string) string { return query },
 	adminRole: `EXISTS (SELECT 1 FROM json_each(users.role) WHERE value = 'admin')`,
 	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{migrateFromOriginal, coverEmployeeTickets, caselessUsernames, createAuditTrail,
-		indexTicketsByCreated(""), versionEmployees, createTextIndexes, dropAuditTimeIndex, indexSorts("")},
+		indexTicketsByCreated(""), versionEmployees, createTextIndexes, dropAuditTimeIndex, indexSorts(""),
+		smallerTextPages},
 	// Tables are rebuilt with foreign key checks off, SQLite's documented
 	// way to change a table; any row that then breaks a foreign key is
 	// reported (and kept).

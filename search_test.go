@@ -551,3 +551,71 @@ func TestSearchOneIndexPerTable(t *testing.T) {
 		t.Errorf("q=%s finds %v after the upgrade, want [%v]", e["email"], found, e["id"])
 	}
 }
+
+// TestSearchSmallTextPages: SQLite's text indexes keep their lists in
+// pages of ftsPageSize bytes, on a new database and on one whose indexes
+// an older version built in FTS5's default pages, and they still find
+// exactly the rows holding q.
+func TestSearchSmallTextPages(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	if ts.store.dialect != sqliteDialect {
+		t.Skip("PostgreSQL's text indexes are pg_trgm's, which have no page size to choose")
+	}
+	db := ts.store.write.DB
+	// The largest page of an index's lists (ids up to 10 hold its
+	// settings and structure) and its page size setting.
+	pages := func(t *testing.T, db *sql.DB, fts string) (largest int64, pgsz int64) {
+		t.Helper()
+		largest = stScalar(t, db, "SELECT COALESCE(max(length(block)), 0) FROM "+fts+"_data WHERE id > 10").(int64)
+		pgsz = stScalar(t, db, "SELECT v FROM "+fts+"_config WHERE k = 'pgsz'").(int64)
+		return largest, pgsz
+	}
+	for _, ix := range textIndexes {
+		if _, pgsz := pages(t, db, ix.ftsTable()); pgsz != ftsPageSize {
+			t.Errorf("a new database's %s has pages of %d bytes, want %d", ix.ftsTable(), pgsz, ftsPageSize)
+		}
+	}
+	// 3 000 employees share the pieces of "@example.com": lists of more
+	// than one page of ftsPageSize bytes.
+	ctx := context.Background()
+	err := ts.store.inTx(ctx, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+			INSERT INTO employees (first_name, last_name, nick_name, phone, email, birthday, country, city, address, created)
+			SELECT 'Anna', 'Berg', 'ab', printf('+4930%07d', i), printf('anna%d@example.com', i),
+				'1990-01-01', 'Germany', 'Berlin', 'Street 1', '2025-01-01 00:00:00' FROM n`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fts := employeeText.ftsTable()
+	for _, stmt := range []string{ // as an older version built it
+		"INSERT INTO " + fts + " (" + fts + ", rank) VALUES ('pgsz', 4050)",
+		"INSERT INTO " + fts + " (" + fts + ") VALUES ('rebuild')",
+		fmt.Sprintf("PRAGMA user_version = %d", versionBefore(t, sqliteDialect, smallerTextPages)),
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if largest, _ := pages(t, db, fts); largest <= 2*ftsPageSize {
+		t.Fatalf("in default pages the largest is %d bytes: the test needs longer lists", largest)
+	}
+	ts.srv.Close()
+	ts.store.Close()
+	again := newTestServer(t, func(c *Config) { c.DatabaseURL = ts.cfg.DatabaseURL })
+	for _, ix := range textIndexes {
+		// A page ends with the entry that takes it past the size.
+		if largest, pgsz := pages(t, again.store.write.DB, ix.ftsTable()); pgsz != ftsPageSize || largest > ftsPageSize+16 {
+			t.Errorf("after the upgrade %s has pages of %d bytes, the largest %d; want %d", ix.ftsTable(), pgsz, largest, ftsPageSize)
+		}
+	}
+	_, token := again.userWithToken("admin", "admin")
+	for q, want := range map[string]int{"anna2999@": 1, "anna29": 111, "@example.com": 3000, "anna3001@": 0} {
+		res := again.call("GET", "/employee/?limit=1&q="+url.QueryEscape(q), token, nil).expect(200)
+		if total := res.header.Get("X-Total-Count"); total != fmt.Sprint(want) {
+			t.Errorf("q=%s: X-Total-Count %s after the upgrade, want %d", q, total, want)
+		}
+	}
+}
