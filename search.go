@@ -235,8 +235,8 @@ func createTextIndexes(ctx context.Context, tx *sql.Tx, log *slog.Logger) error 
 // employee's email holds "ben" and every phone "000", lists of about
 // 10 000 bytes, which at the default size an email as q read whole.
 // With 1 000-byte pages the search took 70 µs instead of 257 µs, and the
-// email as q at 1 000 000 tickets made 2 885/2 482 requests/s instead of
-// 2 231/1 913; the index grew by under 1 %, and ticket writes did not
+// email as q at 1 000 000 tickets made 2 524/2 933 requests/s instead of
+// 1 993/2 190; the index grew by under 1 %, and ticket writes did not
 // change measurably (docs/performance.md).
 const ftsPageSize = 1000
 
