@@ -32,8 +32,8 @@ var sortIndexes = []struct {
 // drops ix_tickets_created, the newest-first index it replaces. collate is
 // what sortColumn.sql adds to text on that database (byteOrder on
 // PostgreSQL), so each index holds exactly the expression the ORDER BY
-// names. Each index is dropped first,
-// so it can run again on a database set back to an older version.
+// names. Each index is dropped first, so it can run again on a database
+// set back to an older version.
 func indexSorts(collate string) func(context.Context, *sql.Tx, *slog.Logger) error {
 	return func(ctx context.Context, tx *sql.Tx, log *slog.Logger) error {
 		if _, err := tx.ExecContext(ctx, "DROP INDEX IF EXISTS ix_tickets_created"); err != nil {
