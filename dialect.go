@@ -130,7 +130,7 @@ var postgresDialect = &dialect{
 	adminRole:  `COALESCE(users.role, '[]')::jsonb @> '["admin"]'`,
 	migrations: []func(context.Context, *sql.Tx, *slog.Logger) error{createPostgresSchema, coverEmployeeTickets, caselessUsernames, createPostgresAuditTrail,
 		indexTicketsByCreated(byteOrder), versionPostgresEmployees, createPostgresTextIndexes, dropAuditTimeIndex,
-		indexSorts(byteOrder), oneTextIndexPerTable},
+		indexSorts(byteOrder), oneTextIndexPerTable, gistTextIndexes},
 	startMigration: func(ctx context.Context, conn *sql.Conn) error {
 		_, err := conn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", migrationLockKey))
 		return err

@@ -13,9 +13,13 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
+	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -108,14 +112,14 @@ func seInsert(t *testing.T, ts *testServer, employee int64) {
 // seFind is the ids of route's rows (ticket or employee) that q selects,
 // in id order, and the plan that found them. Served by the index: after
 // narrowSearch, on PostgreSQL with every other way to the rows turned
-// off, so its GIN index must serve every q it is asked for. Not: the scan
-// (SQLite without narrowSearch, PostgreSQL without bitmap scans, which
-// are the only way GIN indexes are read).
+// off, so its trigram index must serve every q it is asked for (through
+// a bitmap scan). Not: the scan (SQLite without narrowSearch, PostgreSQL
+// without index or bitmap scans).
 func seFind(t *testing.T, ts *testServer, route, q string, indexed bool) (ids []int64, plan string) {
 	t.Helper()
 	ctx := context.Background()
 	l, _ := liQuery(t, ts, route, "q="+url.QueryEscape(q))
-	settings := []string{"SET LOCAL enable_bitmapscan = off"}
+	settings := []string{"SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_indexscan = off"}
 	if indexed {
 		if err := ts.store.narrowSearch(ctx, l); err != nil {
 			t.Fatal(err)
@@ -440,6 +444,21 @@ func TestSearchWithoutTrigramExtension(t *testing.T) {
 	}
 }
 
+// TestSearchIndexesAddedLaterDoc: docs/deploy.md's way to build the text
+// indexes once pg_trgm is there sets the schema to the version before
+// the migration that makes them.
+func TestSearchIndexesAddedLaterDoc(t *testing.T) {
+	doc, err := os.ReadFile("docs/deploy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`UPDATE schema_version SET version = (\d+)`).FindSubmatch(doc)
+	want := versionBefore(t, postgresDialect, createPostgresTextIndexes)
+	if m == nil || string(m[1]) != strconv.Itoa(want) {
+		t.Errorf("docs/deploy.md sets the version %q, want %d", m, want)
+	}
+}
+
 // sePostgresIndexes is how many trigram indexes a PostgreSQL database has
 // in its schema: one per table of textIndexes when pg_trgm is there.
 func sePostgresIndexes(t *testing.T, db *sql.DB) int {
@@ -541,7 +560,7 @@ func TestSearchOneIndexPerTable(t *testing.T) {
 		}
 	}
 	for _, ix := range textIndexes {
-		if def := muIndexDefinition(t, again.store.write.DB, true, ix.pgIndexName()); !strings.Contains(def, "gin_trgm_ops") {
+		if def := muIndexDefinition(t, again.store.write.DB, true, ix.pgIndexName()); !strings.Contains(def, "gist_trgm_ops") {
 			t.Errorf("after the upgrade %s is %q", ix.pgIndexName(), def)
 		}
 	}
@@ -549,6 +568,74 @@ func TestSearchOneIndexPerTable(t *testing.T) {
 	found := ltIDs(again.call("GET", "/employee/?q="+url.QueryEscape(e["email"].(string)), token, nil).expect(200))
 	if len(found) != 1 || found[0] != int64(e["id"].(float64)) {
 		t.Errorf("q=%s finds %v after the upgrade, want [%v]", e["email"], found, e["id"])
+	}
+}
+
+// TestSearchGistTextIndexes: a PostgreSQL database whose text indexes
+// are GIN gets GiST ones of trigramSignatureBytes at its next start, and
+// its q answers as before; a database whose indexes are GiST already
+// keeps them (the migration builds nothing again).
+func TestSearchGistTextIndexes(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	if ts.store.dialect != postgresDialect {
+		t.Skip("GiST and GIN are PostgreSQL's")
+	}
+	_, token := ts.userWithToken("admin", "admin")
+	e := ts.call("POST", "/employee/", token, validEmployee(1)).expect(200).obj()
+	ticket := validTicket()
+	ticket["description"] = "The walrus is back again"
+	tk := ts.call("POST", fmt.Sprintf("/ticket/%v", e["id"]), token, ticket).expect(200).obj()
+	db := ts.store.write.DB
+	before := versionBefore(t, postgresDialect, gistTextIndexes)
+	for _, stmt := range []string{
+		"DROP INDEX ix_employees_text_trgm", "DROP INDEX ix_tickets_text_trgm",
+		"CREATE INDEX ix_employees_text_trgm ON employees USING gin ((" + employeeText.pgText() + ") public.gin_trgm_ops)",
+		"CREATE INDEX ix_tickets_text_trgm ON tickets USING gin ((" + ticketText.pgText() + ") public.gin_trgm_ops)",
+		fmt.Sprintf("UPDATE schema_version SET version = %d", before),
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	ts.srv.Close()
+	ts.store.Close()
+
+	// restart opens the database again and checks what its text indexes
+	// are and find; it gives their oids, and leaves the database at the
+	// version before the migration.
+	restarts := 0
+	restart := func(when string) map[string]int64 {
+		t.Helper()
+		again := newTestServer(t, func(c *Config) { c.DatabaseURL = ts.cfg.DatabaseURL })
+		defer func() {
+			if _, err := again.store.write.DB.Exec(fmt.Sprintf("UPDATE schema_version SET version = %d", before)); err != nil {
+				t.Error(err)
+			}
+			again.srv.Close()
+			again.store.Close()
+		}()
+		oids := map[string]int64{}
+		for _, ix := range textIndexes {
+			def := muIndexDefinition(t, again.store.write.DB, true, ix.pgIndexName())
+			if !strings.Contains(def, "USING gist") || !strings.Contains(def, fmt.Sprintf("siglen='%d'", trigramSignatureBytes)) {
+				t.Errorf("%s: %s is %q, want GiST with siglen %d", when, ix.pgIndexName(), def, trigramSignatureBytes)
+			}
+			oids[ix.pgIndexName()] = stScalar(t, again.store.write.DB, "SELECT to_regclass($1)::oid::bigint", ix.pgIndexName()).(int64)
+		}
+		restarts++
+		_, token := again.userWithToken(fmt.Sprintf("admin%d", restarts), "admin")
+		if found := ltIDs(again.call("GET", "/employee/?q="+url.QueryEscape(e["email"].(string)), token, nil).expect(200)); !slices.Equal(found, []int64{int64(e["id"].(float64))}) {
+			t.Errorf("%s: q=%s finds %v, want [%v]", when, e["email"], found, e["id"])
+		}
+		if found := ltIDs(again.call("GET", "/ticket/?q=WALRUS", token, nil).expect(200)); !slices.Equal(found, []int64{int64(tk["id"].(float64))}) {
+			t.Errorf("%s: q=WALRUS finds %v, want [%v]", when, found, tk["id"])
+		}
+		return oids
+	}
+	first := restart("after the upgrade")
+	if second := restart("after the migration ran again"); !maps.Equal(first, second) {
+		t.Errorf("running the migration again rebuilt the GiST indexes: oids %v, then %v", first, second)
 	}
 }
 
