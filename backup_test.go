@@ -347,6 +347,18 @@ func TestCopyRefuses(t *testing.T) {
 			t.Fatalf("after a failed copy the target holds %v rows", n)
 		}
 	})
+	t.Run("a ticket text far beyond the API's lengths, too long for the text index: the row named, the target left empty", func(t *testing.T) {
+		// 400 words of 24 hex digits: about 10 000 characters and more
+		// distinct trigrams than one GiST index entry holds (docs/deploy.md).
+		_, _, err := cpCopy(t, broken(t, `UPDATE tickets SET description = (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
+			SELECT group_concat(hex(randomblob(12)), ' ') FROM n) WHERE id = 2`), target)
+		if err == nil || !strings.Contains(err.Error(), "copy tickets: row id 2:") || !strings.Contains(err.Error(), "index row") {
+			t.Fatalf("err = %v", err)
+		}
+		if n := cpCounts(t, targetDB); n != [3]int64{} {
+			t.Fatalf("after a failed copy the target holds %v rows", n)
+		}
+	})
 	t.Run("a missing source, which is not created", func(t *testing.T) {
 		missing := t.TempDir() + "/nope.db"
 		_, _, err := cpCopy(t, missing, target)

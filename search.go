@@ -253,21 +253,19 @@ func smallerTextPages(ctx context.Context, tx *sql.Tx, log *slog.Logger) error {
 const trigramExtension = "pg_trgm"
 
 // trigramSignatureBytes is the size of the signatures in PostgreSQL's
-// GiST text indexes (pg_trgm's siglen, 12 by default). A GIN index finds
-// the rows holding all of q's pieces by reading every piece's list of
-// rows, and a piece in every row (an employee's "ben" in the harness, a
-// ticket's "num") has a long list, read at every search; it also queues
-// new rows in a list each search reads whole until VACUUM empties it. A
-// GiST index keeps, for each group of rows, one bit per piece they hold,
-// so a search skips any group lacking one of q's rare pieces, and it
-// queues nothing. In 256 bytes (2 048 bits) a group's bits stay sparse
-// enough to skip by. Measured at 1 000 000 tickets, 16 connections,
-// three rounds, against GIN: q=number 999999 (every ticket holds most
-// of its pieces) 1 041-1 116/s against 80-116/s; an employee's email as
-// q 1 345-1 370/s against 1 085-1 329/s; q=quokka the same; the index of
-// the tickets 202 MB against 59 MB; both indexes built in 31 s against
-// 12 s (docs/performance.md). A row's pieces are held whole in its index
-// entry, which the columns' length limits (models.go) keep small.
+// GiST text indexes (pg_trgm's siglen, 12 by default; PostgreSQL 13 and
+// later). A GIN index reads the list of rows of every piece of q, and a
+// piece in every row (in the harness, every employee's "ben", every
+// ticket's "num") has a list as long as the table; it also queues new
+// rows in a list each search reads whole until VACUUM. A GiST index
+// keeps for each group of rows one bit per piece they hold, so a search
+// skips every group lacking one of q's rare pieces, and queues nothing;
+// in 256 bytes a group's bits stay sparse enough to skip by. At
+// 1 000 000 tickets (16 connections) q=number 999999 went from 80-116
+// to 1 041-1 116 requests/s, an employee's email as q from 1 085-1 329
+// to 1 345-1 370/s; the tickets' index grew from 59 to 202 MB
+// (docs/performance.md). A row's pieces are held whole in its entry,
+// which the columns' length limits (models.go) keep small.
 const trigramSignatureBytes = 256
 
 // createPostgresTextIndexes creates pg_trgm's GiST indexes, after the
@@ -341,8 +339,8 @@ func replaceTrigramIndexes(ctx context.Context, tx *sql.Tx, log *slog.Logger, ex
 }
 
 // gistTextIndexes replaces the GIN text indexes that
-// createPostgresTextIndexes made before it made GiST ones (on any other
-// database, it changes nothing).
+// createPostgresTextIndexes made before it made GiST ones; GiST ones it
+// keeps.
 func gistTextIndexes(ctx context.Context, tx *sql.Tx, log *slog.Logger) error {
 	for _, ix := range textIndexes {
 		var method string
