@@ -528,6 +528,20 @@ func TestFTSQueryPieces(t *testing.T) {
 	}
 }
 
+// seAsOlderVersion runs statements on ts's database, so that it looks as
+// an older version left it, and closes ts: a server opening the database
+// again upgrades it.
+func seAsOlderVersion(t *testing.T, ts *testServer, statements ...string) {
+	t.Helper()
+	for _, stmt := range statements {
+		if _, err := ts.store.write.DB.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	ts.srv.Close()
+	ts.store.Close()
+}
+
 // TestSearchOneIndexPerTable: a PostgreSQL database whose text indexes
 // were made one per column gets one per table at its next start, and
 // its q answers as before.
@@ -539,20 +553,12 @@ func TestSearchOneIndexPerTable(t *testing.T) {
 	}
 	_, token := ts.userWithToken("admin", "admin")
 	e := ts.call("POST", "/employee/", token, validEmployee(1)).expect(200).obj()
-	db := ts.store.write.DB
 	perColumn := []string{"ix_employees_email_trgm", "ix_tickets_title_trgm"}
-	for _, stmt := range []string{
+	seAsOlderVersion(t, ts,
 		"DROP INDEX ix_employees_text_trgm", "DROP INDEX ix_tickets_text_trgm",
 		"CREATE INDEX ix_employees_email_trgm ON employees USING gin (lower(email) public.gin_trgm_ops)",
 		"CREATE INDEX ix_tickets_title_trgm ON tickets USING gin (lower(title) public.gin_trgm_ops)",
-		fmt.Sprintf("UPDATE schema_version SET version = %d", versionBefore(t, postgresDialect, oneTextIndexPerTable)),
-	} {
-		if _, err := db.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	ts.srv.Close()
-	ts.store.Close()
+		fmt.Sprintf("UPDATE schema_version SET version = %d", versionBefore(t, postgresDialect, oneTextIndexPerTable)))
 	again := newTestServer(t, func(c *Config) { c.DatabaseURL = ts.cfg.DatabaseURL })
 	for _, name := range perColumn {
 		if def := muIndexDefinition(t, again.store.write.DB, true, name); def != "" {
@@ -586,20 +592,12 @@ func TestSearchGistTextIndexes(t *testing.T) {
 	ticket := validTicket()
 	ticket["description"] = "The walrus is back again"
 	tk := ts.call("POST", fmt.Sprintf("/ticket/%v", e["id"]), token, ticket).expect(200).obj()
-	db := ts.store.write.DB
 	before := versionBefore(t, postgresDialect, gistTextIndexes)
-	for _, stmt := range []string{
+	seAsOlderVersion(t, ts,
 		"DROP INDEX ix_employees_text_trgm", "DROP INDEX ix_tickets_text_trgm",
-		"CREATE INDEX ix_employees_text_trgm ON employees USING gin ((" + employeeText.pgText() + ") public.gin_trgm_ops)",
-		"CREATE INDEX ix_tickets_text_trgm ON tickets USING gin ((" + ticketText.pgText() + ") public.gin_trgm_ops)",
-		fmt.Sprintf("UPDATE schema_version SET version = %d", before),
-	} {
-		if _, err := db.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	ts.srv.Close()
-	ts.store.Close()
+		"CREATE INDEX ix_employees_text_trgm ON employees USING gin (("+employeeText.pgText()+") public.gin_trgm_ops)",
+		"CREATE INDEX ix_tickets_text_trgm ON tickets USING gin (("+ticketText.pgText()+") public.gin_trgm_ops)",
+		fmt.Sprintf("UPDATE schema_version SET version = %d", before))
 
 	// restart opens the database again and checks what its text indexes
 	// are and find; it gives their oids, and leaves the database at the
