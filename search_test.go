@@ -639,8 +639,8 @@ func TestSearchGistTextIndexes(t *testing.T) {
 
 // TestSearchSmallTextPages: SQLite's text indexes keep their lists in
 // pages of ftsPageSize bytes, on a new database and on one whose indexes
-// an older version built in FTS5's default pages, and they still find
-// exactly the rows holding q.
+// an older version built in FTS5's default pages; the upgrade leaves
+// each in one segment, and they still find exactly the rows holding q.
 func TestSearchSmallTextPages(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
@@ -674,18 +674,40 @@ func TestSearchSmallTextPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fts := employeeText.ftsTable()
-	for _, stmt := range []string{ // as an older version built it
-		"INSERT INTO " + fts + " (" + fts + ", rank) VALUES ('pgsz', 4050)",
-		"INSERT INTO " + fts + " (" + fts + ") VALUES ('rebuild')",
-		fmt.Sprintf("PRAGMA user_version = %d", versionBefore(t, sqliteDialect, smallerTextPages)),
-	} {
-		if _, err := db.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
+	// 20 000 tickets: more pieces than FTS5 holds in memory while it
+	// indexes (1 MB), so a rebuild writes them as more than one segment.
+	err = ts.store.inTx(ctx, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+			INSERT INTO tickets (title, description, status) SELECT printf('Ticket %d of floor %d', i, i % 97),
+				printf('Printer %x jams %d pages on tray %d', i * 7919, i % 1000, i % 13), 'open' FROM n`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// segments is how many segments an index's lists are in.
+	segments := func(db *sql.DB, fts string) int64 {
+		return stScalar(t, db, "SELECT count(DISTINCT segid) FROM "+fts+"_idx").(int64)
+	}
+	for _, ix := range textIndexes { // as an older version built them
+		fts := ix.ftsTable()
+		for _, stmt := range []string{
+			"INSERT INTO " + fts + " (" + fts + ", rank) VALUES ('pgsz', 4050)",
+			"INSERT INTO " + fts + " (" + fts + ") VALUES ('rebuild')",
+		} {
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
 		}
 	}
-	if largest, _ := pages(t, db, fts); largest <= 2*ftsPageSize {
+	if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", versionBefore(t, sqliteDialect, smallerTextPages))); err != nil {
+		t.Fatal(err)
+	}
+	if largest, _ := pages(t, db, employeeText.ftsTable()); largest <= 2*ftsPageSize {
 		t.Fatalf("in default pages the largest is %d bytes: the test needs longer lists", largest)
+	}
+	if n := segments(db, ticketText.ftsTable()); n < 2 {
+		t.Fatalf("a rebuild left %s in %d segment: the test needs more tickets", ticketText.ftsTable(), n)
 	}
 	ts.srv.Close()
 	ts.store.Close()
@@ -694,6 +716,10 @@ func TestSearchSmallTextPages(t *testing.T) {
 		// A page ends with the entry that takes it past the size.
 		if largest, pgsz := pages(t, again.store.write.DB, ix.ftsTable()); pgsz != ftsPageSize || largest > ftsPageSize+16 {
 			t.Errorf("after the upgrade %s has pages of %d bytes, the largest %d; want %d", ix.ftsTable(), pgsz, largest, ftsPageSize)
+		}
+		// The upgrade ends with FTS5's optimize (docs/performance.md).
+		if n := segments(again.store.write.DB, ix.ftsTable()); n != 1 {
+			t.Errorf("after the upgrade %s is in %d segments, want 1", ix.ftsTable(), n)
 		}
 	}
 	_, token := again.userWithToken("admin", "admin")
