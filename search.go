@@ -39,7 +39,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -273,9 +272,10 @@ const trigramSignatureBytes = 256
 // privilege a database's owner may not have (pg_trgm is trusted, so from
 // PostgreSQL 13 an owner may, unless the provider says otherwise): when it
 // fails, the savepoint lets the migration go on without the indexes, and
-// q scans as it did. It keeps an index already there, so it can run again
-// on a database set back to an older version (docs/deploy.md: how to add
-// the indexes once the extension is there).
+// q scans as it did. It keeps an index already there in today's form, so
+// it can run again on a database set back to an older version
+// (docs/deploy.md: how to add the indexes once the extension is there),
+// and replaces the forms older versions made.
 func createPostgresTextIndexes(ctx context.Context, tx *sql.Tx, log *slog.Logger) error {
 	return createTrigramIndexes(ctx, tx, log, trigramExtension)
 }
@@ -306,8 +306,18 @@ func createTrigramIndexes(ctx context.Context, tx *sql.Tx, log *slog.Logger, ext
 	}
 	opclass := fmt.Sprintf(`"%s".gist_trgm_ops (siglen = %d)`, strings.ReplaceAll(schema, `"`, `""`), trigramSignatureBytes)
 	for _, ix := range textIndexes {
-		for _, column := range ix.columns { // one per column, as this migration made them before
+		for _, column := range ix.columns { // one per column, as this migration made them first
 			if _, err := tx.ExecContext(ctx, "DROP INDEX IF EXISTS ix_"+ix.table+"_"+column+"_trgm"); err != nil {
+				return err
+			}
+		}
+		var gin bool // one per table but GIN, as it made them next
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_am am ON am.oid = c.relam
+			WHERE c.oid = to_regclass($1) AND am.amname <> 'gist')`, ix.pgIndexName()).Scan(&gin); err != nil {
+			return err
+		}
+		if gin {
+			if _, err := tx.ExecContext(ctx, "DROP INDEX "+ix.pgIndexName()); err != nil {
 				return err
 			}
 		}
@@ -338,23 +348,10 @@ func replaceTrigramIndexes(ctx context.Context, tx *sql.Tx, log *slog.Logger, ex
 	return createTrigramIndexes(ctx, tx, log, extension)
 }
 
-// gistTextIndexes replaces the GIN text indexes that
-// createPostgresTextIndexes made before it made GiST ones; GiST ones it
-// keeps.
+// gistTextIndexes brings a database whose text indexes
+// createPostgresTextIndexes made as GIN to GiST ones. It does what
+// oneTextIndexPerTable does, but stays a migration of its own: a database
+// that ran that one before GiST runs this one next.
 func gistTextIndexes(ctx context.Context, tx *sql.Tx, log *slog.Logger) error {
-	for _, ix := range textIndexes {
-		var method string
-		err := tx.QueryRowContext(ctx, `SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam
-			WHERE c.oid = to_regclass($1)`, ix.pgIndexName()).Scan(&method)
-		if errors.Is(err, sql.ErrNoRows) || method == "gist" {
-			continue // none (the extension is missing), or already GiST
-		}
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "DROP INDEX "+ix.pgIndexName()); err != nil {
-			return err
-		}
-	}
 	return replaceTrigramIndexes(ctx, tx, log, trigramExtension)
 }

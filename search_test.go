@@ -528,6 +528,53 @@ func TestFTSQueryPieces(t *testing.T) {
 	}
 }
 
+// TestSearchRowsAtTheLimits: an employee and a ticket whose searched
+// fields are all as long as the API allows, and of as many different
+// pieces as can be, are written, which indexes their text, and q finds
+// them (PostgreSQL's GiST index keeps a row's pieces whole in one entry
+// of at most a page: docs/performance.md).
+func TestSearchRowsAtTheLimits(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	_, token := ts.userWithToken("admin", "admin")
+	employee := validEmployee(1)
+	for field, value := range map[string]string{
+		"first_name": "Qwertzuiopasdfgh", "last_name": "Yxcvbnmlkjhgfdsa", "nick_name": "Mnbvcxyasdfghjkl",
+		"phone": "+1234567890123456789", "email": "q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c2v3b4n5m6@example.com",
+	} {
+		employee[field] = value
+	}
+	ticket := map[string]any{"title": "Qz7 Wx9 Kp3 Lm2 Vb8 Nc4 Hj6 Tg5#",
+		"description": "Rf1 Ed2 Ws3 Qa4 Zx5 Cv6 Bn7 Mk8 Jl9 Po0 Iu1 Yt2 Gh3 Df4 Sa5 Xy9.", "status": "New"}
+	for name, lengths := range map[string][2]int{"email": {len(employee["email"].(string)), 64},
+		"title": {len(ticket["title"].(string)), 32}, "description": {len(ticket["description"].(string)), 64}} {
+		if lengths[0] != lengths[1] {
+			t.Fatalf("the test's %s has %d characters, want the API's limit %d", name, lengths[0], lengths[1])
+		}
+	}
+	e := int64(ts.call("POST", "/employee/", token, employee).expect(200).obj()["id"].(float64))
+	tk := int64(ts.call("POST", fmt.Sprintf("/ticket/%d", e), token, ticket).expect(200).obj()["id"].(float64))
+	if found := ltIDs(ts.call("GET", "/employee/?q=o9p0a1", token, nil).expect(200)); !slices.Equal(found, []int64{e}) {
+		t.Errorf("q=o9p0a1 finds employees %v, want [%d]", found, e)
+	}
+	if found := ltIDs(ts.call("GET", "/ticket/?q="+url.QueryEscape("Po0 Iu1"), token, nil).expect(200)); !slices.Equal(found, []int64{tk}) {
+		t.Errorf("q=Po0 Iu1 finds tickets %v, want [%d]", found, tk)
+	}
+}
+
+// sePostgresWithEmployee is a PostgreSQL test server with an admin's
+// token and one employee; on SQLite the test is skipped (the text indexes
+// these tests upgrade are PostgreSQL's).
+func sePostgresWithEmployee(t *testing.T) (ts *testServer, token string, employee map[string]any) {
+	t.Helper()
+	ts = newTestServer(t)
+	if ts.store.dialect != postgresDialect {
+		t.Skip("PostgreSQL's text indexes")
+	}
+	_, token = ts.userWithToken("admin", "admin")
+	return ts, token, ts.call("POST", "/employee/", token, validEmployee(1)).expect(200).obj()
+}
+
 // seAsOlderVersion runs statements on ts's database, so that it looks as
 // an older version left it, and closes ts: a server opening the database
 // again upgrades it.
@@ -547,12 +594,7 @@ func seAsOlderVersion(t *testing.T, ts *testServer, statements ...string) {
 // its q answers as before.
 func TestSearchOneIndexPerTable(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	if ts.store.dialect != postgresDialect {
-		t.Skip("SQLite's text index is one FTS5 table per table from the start")
-	}
-	_, token := ts.userWithToken("admin", "admin")
-	e := ts.call("POST", "/employee/", token, validEmployee(1)).expect(200).obj()
+	ts, _, e := sePostgresWithEmployee(t)
 	perColumn := []string{"ix_employees_email_trgm", "ix_tickets_title_trgm"}
 	seAsOlderVersion(t, ts,
 		"DROP INDEX ix_employees_text_trgm", "DROP INDEX ix_tickets_text_trgm",
@@ -570,7 +612,7 @@ func TestSearchOneIndexPerTable(t *testing.T) {
 			t.Errorf("after the upgrade %s is %q", ix.pgIndexName(), def)
 		}
 	}
-	_, token = again.userWithToken("admin2", "admin")
+	_, token := again.userWithToken("admin2", "admin")
 	found := ltIDs(again.call("GET", "/employee/?q="+url.QueryEscape(e["email"].(string)), token, nil).expect(200))
 	if len(found) != 1 || found[0] != int64(e["id"].(float64)) {
 		t.Errorf("q=%s finds %v after the upgrade, want [%v]", e["email"], found, e["id"])
@@ -583,12 +625,7 @@ func TestSearchOneIndexPerTable(t *testing.T) {
 // keeps them (the migration builds nothing again).
 func TestSearchGistTextIndexes(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	if ts.store.dialect != postgresDialect {
-		t.Skip("GiST and GIN are PostgreSQL's")
-	}
-	_, token := ts.userWithToken("admin", "admin")
-	e := ts.call("POST", "/employee/", token, validEmployee(1)).expect(200).obj()
+	ts, token, e := sePostgresWithEmployee(t)
 	ticket := validTicket()
 	ticket["description"] = "The walrus is back again"
 	tk := ts.call("POST", fmt.Sprintf("/ticket/%v", e["id"]), token, ticket).expect(200).obj()
